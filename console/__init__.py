@@ -1,0 +1,1 @@
+"""rollout-console: a terminal console for live canary rollouts on Kubernetes."""

@@ -1,0 +1,78 @@
+"""The two interfaces every data source implements.
+
+The UI talks only to these. The demo cluster, Kubernetes (Argo Rollouts,
+mesh-weighted canaries, Flagger) and Prometheus all sit behind them, so the
+app never knows which one it is talking to.
+
+Both are blocking APIs: the app calls them from Textual thread workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from console.model import (
+    Action,
+    ActionResult,
+    ActionUnavailable,
+    Rollout,
+    RolloutMetrics,
+    RolloutRef,
+    StreamEvent,
+)
+
+
+@runtime_checkable
+class RolloutsBackend(Protocol):
+    """List, change stream, and actions."""
+
+    #: Shown in the header: "demo", "kube: ctx-a, ctx-b".
+    description: str
+    read_only: bool
+
+    def list(self) -> list[Rollout]:
+        """The current rollouts. Raises ConsoleError with one clear sentence."""
+        ...
+
+    def watch(self, stop: threading.Event) -> Iterator[StreamEvent]:
+        """Blocking stream of changes until `stop` is set.
+
+        Starts with a Snapshot. Never raises for connection trouble: it yields
+        ConnectionState(connected=False, ...) and keeps retrying with backoff.
+        """
+        ...
+
+    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+        """Carry out one action. Raises ActionError (one sentence) on failure."""
+        ...
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """Per-version series for a set of rollouts."""
+
+    description: str
+
+    def fetch(
+        self, rollouts: Sequence[Rollout], window_s: float, step_s: float
+    ) -> dict[str, RolloutMetrics]:
+        """Series for each rollout, keyed by RolloutRef.key.
+
+        Never raises for source trouble: each RolloutMetrics carries its
+        state (OK, NO_DATA, UNAVAILABLE) and a reason.
+        """
+        ...
+
+
+def refuse_if_read_only(backend: RolloutsBackend, ref: RolloutRef, action: Action) -> None:
+    """Backends call this first: read-only is enforced below the UI too."""
+    if backend.read_only:
+        raise ActionUnavailable(ref, action, f"{action.value} refused: the console is read-only.")
+
+
+def check_available(rollout: Rollout, action: Action) -> None:
+    reason = rollout.why_unavailable(action)
+    if reason:
+        raise ActionUnavailable(rollout.ref, action, f"{action.value} is unavailable: {reason}")

@@ -1,0 +1,124 @@
+"""Command line: the TUI by default, headless subcommands for runbooks.
+
+    rollout-console [--demo] [--seed N] [--speed X] [--read-only]
+    rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL]
+    rollout-console get [-A | -n NS] [--context C] [-o table|json]
+    rollout-console advance|promote|pause|resume|rollback|retry|undo NS/NAME [--yes]
+    rollout-console metrics NS/NAME [--context C] [-o table|json]
+
+Heavy imports (textual, kubernetes, prometheus) happen only on the path that
+needs them, so `get` does not pay for textual and the demo not for kubernetes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+ACTION_COMMANDS = ("advance", "promote", "pause", "resume", "rollback", "retry", "undo")
+
+
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    g.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="C",
+        help="kubeconfig context; repeat to show several clusters at once",
+    )
+    ns = g.add_mutually_exclusive_group()
+    ns.add_argument("-n", "--namespace", metavar="NS", help="only this namespace")
+    ns.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+
+
+def _add_metrics_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("metrics")
+    g.add_argument("--prometheus", metavar="URL", help="Prometheus/Thanos/Mimir base URL")
+    g.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollout-console",
+        description="A terminal console for live canary rollouts on Kubernetes.",
+    )
+    source = parser.add_argument_group("source")
+    source.add_argument(
+        "--demo",
+        action="store_true",
+        help="built-in simulated cluster (the default when no cluster option is given)",
+    )
+    source.add_argument("--kube", action="store_true", help="use the Kubernetes API")
+    source.add_argument("--seed", type=int, default=7, help="demo: random seed (default 7)")
+    source.add_argument(
+        "--speed", type=float, default=1.0, help="demo: simulated seconds per real second"
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="no action keys at all; actions are refused"
+    )
+    parser.add_argument("--theme", default="rollout-dark", help="rollout-dark|light|high-contrast")
+    _add_cluster_args(parser)
+    _add_metrics_args(parser)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    get = sub.add_parser("get", help="list rollouts")
+    _add_cluster_args(get)
+    get.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    for name in ACTION_COMMANDS:
+        p = sub.add_parser(name, help=f"{name} a rollout")
+        p.add_argument("target", metavar="NS/NAME")
+        _add_cluster_args(p)
+        p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        p.set_defaults(action=name)
+    metrics = sub.add_parser("metrics", help="latest per-version figures of a rollout")
+    metrics.add_argument("target", metavar="NS/NAME")
+    _add_cluster_args(metrics)
+    _add_metrics_args(metrics)
+    metrics.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    metrics.add_argument("--window", default="5m", help="lookback window (default 5m)")
+    return parser
+
+
+def wants_kube(args: argparse.Namespace) -> bool:
+    if args.demo:
+        return False
+    return bool(
+        args.kube or args.context or args.namespace or args.all_namespaces or args.kubeconfig
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "get":
+        from console.headless import run_get
+
+        return run_get(args)
+    if args.command in ACTION_COMMANDS:
+        from console.headless import run_action
+
+        return run_action(args)
+    if args.command == "metrics":
+        from console.metrics.headless import run_metrics
+
+        return run_metrics(args)
+
+    from console.sources import make_sources
+
+    try:
+        backend, metrics = make_sources(args)
+    except Exception as exc:  # one sentence, never a traceback, for bad config
+        print(f"rollout-console: {exc}", file=sys.stderr)
+        return 2
+
+    from console.app import RolloutConsoleApp
+
+    app = RolloutConsoleApp(backend, metrics, read_only=args.read_only, theme=args.theme)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Metrics sources: per-version series behind console.backend.MetricsSource."""

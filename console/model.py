@@ -1,0 +1,404 @@
+"""The domain model: what a rollout is, independent of where it came from.
+
+Plain frozen dataclasses. This module imports neither textual nor kubernetes
+(an import-linter contract in pyproject.toml keeps it so), so every source,
+the headless CLI and the UI can share it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Phase(enum.StrEnum):
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
+
+
+class ProviderKind(enum.StrEnum):
+    DEMO = "demo"
+    ARGO = "argo"
+    ISTIO = "istio"
+    GATEWAY = "gateway"
+    FLAGGER = "flagger"
+
+
+class Role(enum.StrEnum):
+    STABLE = "stable"
+    CANARY = "canary"
+
+
+class StepKind(enum.StrEnum):
+    SET_WEIGHT = "setWeight"
+    PAUSE = "pause"
+    ANALYSIS = "analysis"
+    EXPERIMENT = "experiment"
+    SET_CANARY_SCALE = "setCanaryScale"
+    SET_HEADER_ROUTE = "setHeaderRoute"
+    SET_MIRROR_ROUTE = "setMirrorRoute"
+    PLUGIN = "plugin"
+    UNKNOWN = "unknown"
+
+
+class Action(enum.StrEnum):
+    ADVANCE = "advance"
+    PROMOTE_FULL = "promote"
+    PAUSE = "pause"
+    RESUME = "resume"
+    ROLLBACK = "rollback"
+    RETRY = "retry"
+    UNDO = "undo"
+
+    @property
+    def dangerous(self) -> bool:
+        """Dangerous actions ask for confirmation in the UI and --yes off a TTY."""
+        return self in (Action.PROMOTE_FULL, Action.ROLLBACK, Action.UNDO)
+
+    @property
+    def label(self) -> str:
+        return _ACTION_LABELS[self]
+
+
+_ACTION_LABELS = {
+    Action.ADVANCE: "Advance one step",
+    Action.PROMOTE_FULL: "Promote fully",
+    Action.PAUSE: "Pause",
+    Action.RESUME: "Resume",
+    Action.ROLLBACK: "Roll back (abort)",
+    Action.RETRY: "Retry",
+    Action.UNDO: "Undo to previous revision",
+}
+
+# Tags that can point at a different image tomorrow: "same tag, same image" breaks.
+MOVING_TAGS = frozenset({"", "latest", "stable", "main", "master", "dev", "nightly", "edge"})
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image reference, split the way registries read it."""
+
+    repository: str
+    tag: str = ""
+    digest: str = ""
+
+    @classmethod
+    def parse(cls, ref: str) -> Image:
+        ref = ref.strip()
+        digest = ""
+        if "@" in ref:
+            ref, digest = ref.split("@", 1)
+        tag = ""
+        # A colon after the last slash is a tag; one before it is a registry port.
+        slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        if colon > slash:
+            ref, tag = ref[:colon], ref[colon + 1 :]
+        return cls(repository=ref, tag=tag, digest=digest)
+
+    @property
+    def reference(self) -> str:
+        out = self.repository
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+    @property
+    def short(self) -> str:
+        """Last path element and tag: what fits in a table column."""
+        name = self.repository.rsplit("/", 1)[-1]
+        return f"{name}:{self.tag or 'latest'}"
+
+    @property
+    def moving(self) -> bool:
+        """A moving tag without a digest: the same name may not mean the same image."""
+        return not self.digest and self.tag in MOVING_TAGS
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One side of a canary: what runs, and how much of it is ready."""
+
+    role: Role
+    revision: str = ""
+    pod_hash: str = ""
+    label: str = ""  # e.g. the `version` label value, "v1"
+    workload: str = ""  # ReplicaSet/Deployment name
+    images: tuple[Image, ...] = ()
+    desired: int = 0
+    ready: int = 0
+    pods: tuple[str, ...] = ()  # pod names, for joining per-pod metrics (GPU)
+
+    @property
+    def moving_image(self) -> bool:
+        return any(image.moving for image in self.images)
+
+    @property
+    def display(self) -> str:
+        """Short human name of the version: image tag, else label, else revision."""
+        if self.images:
+            return self.images[0].tag or "latest"
+        return self.label or self.revision or "?"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    weight: int | None = None  # setWeight
+    duration_s: float | None = None  # pause; None = indefinite
+    detail: str = ""  # free text for steps the console doesn't model
+
+    @property
+    def text(self) -> str:
+        if self.kind is StepKind.SET_WEIGHT:
+            return f"setWeight {self.weight}%"
+        if self.kind is StepKind.PAUSE:
+            return f"pause {format_duration(self.duration_s)}" if self.duration_s else "pause ∞"
+        return f"{self.kind.value} {self.detail}".strip()
+
+
+@dataclass(frozen=True)
+class RolloutRef:
+    """Identifies a rollout across clusters."""
+
+    cluster: str
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.namespace}/{self.name}"
+
+    @property
+    def short(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    ref: RolloutRef
+    provider: ProviderKind
+    phase: Phase
+    stable: VersionInfo
+    canary: VersionInfo | None = None
+    aborted: bool = False
+    paused: bool = False  # frozen by an operator or a pause step
+    message: str = ""
+    steps: tuple[Step, ...] = ()
+    current_step: int | None = None  # index into steps; == len(steps) when done
+    set_weight: int = 0  # the weight the rollout asks for
+    actual_weight: int = 0  # the weight the traffic router applies
+    pause_remaining_s: float | None = None  # countdown of a timed pause step
+    created_at: float = 0.0  # unix seconds
+    warnings: tuple[str, ...] = ()  # malformed-object notes, shown not hidden
+    # Why an action is not available for this object; absent = available.
+    unavailable: tuple[tuple[Action, str], ...] = ()
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def unavailable_reasons(self) -> Mapping[Action, str]:
+        return dict(self.unavailable)
+
+    def why_unavailable(self, action: Action) -> str | None:
+        return self.unavailable_reasons.get(action)
+
+    @property
+    def step_label(self) -> str:
+        if not self.steps:
+            return "-"
+        index = len(self.steps) if self.current_step is None else self.current_step
+        return f"{min(index, len(self.steps))}/{len(self.steps)}"
+
+    @property
+    def current(self) -> Step | None:
+        if self.current_step is None or not 0 <= self.current_step < len(self.steps):
+            return None
+        return self.steps[self.current_step]
+
+    @property
+    def attention(self) -> int:
+        """Higher means look here first: sort key for the list."""
+        if self.phase is Phase.DEGRADED or self.aborted:
+            return 3
+        if self.warnings or self.phase is Phase.UNKNOWN:
+            return 2
+        if self.phase is Phase.PAUSED or self.stable.moving_image or (
+            self.canary is not None and self.canary.moving_image
+        ):
+            return 1
+        return 0
+
+    @property
+    def status_text(self) -> str:
+        """Phase as words, never colour alone."""
+        text = self.phase.value
+        if self.aborted and "abort" not in text.lower():
+            text += " (aborted)"
+        return text
+
+
+def format_duration(seconds: float | None) -> str:
+    """Compact k9s-style duration: 45s, 3m10s, 2h5m, 3d4h."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s}s" if s else f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d{h}h" if h else f"{d}d"
+
+
+# --- results and errors -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ref: RolloutRef
+    action: Action
+    message: str  # one sentence, shown as-is
+    before: str = ""  # e.g. "step 2/6, weight 10%"
+    after: str = ""
+
+
+class ConsoleError(Exception):
+    """An error whose text is one clear sentence fit for an operator."""
+
+
+class ActionError(ConsoleError):
+    def __init__(self, ref: RolloutRef, action: Action, message: str) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.action = action
+
+
+class ActionUnavailable(ActionError):
+    """Refused before anything was sent: read-only, RBAC, or provider limits."""
+
+
+# --- the change stream -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upserted:
+    rollout: Rollout
+
+
+@dataclass(frozen=True)
+class Removed:
+    ref: RolloutRef
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole current list (after a (re)list): replaces what the UI holds."""
+
+    rollouts: tuple[Rollout, ...]
+    cluster: str = ""  # "" = every cluster of the backend
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """Whether the stream is live; data is stale since `since` when not."""
+
+    connected: bool
+    message: str = ""
+    since: float = 0.0
+    cluster: str = ""
+
+
+StreamEvent = Upserted | Removed | Snapshot | ConnectionState
+
+
+# --- metrics ---------------------------------------------------------------------
+
+
+class Metric(enum.StrEnum):
+    LATENCY_P50 = "latency_p50_ms"
+    LATENCY_P99 = "latency_p99_ms"
+    ERROR_PCT = "error_pct"  # 5xx share of requests, in percent
+    REQUEST_RATE = "request_rate"  # requests/s
+    GPU_UTIL = "gpu_util_pct"  # 0..100
+    GPU_MEMORY = "gpu_memory_gib"
+
+    @property
+    def unit(self) -> str:
+        return _METRIC_UNITS[self]
+
+
+_METRIC_UNITS = {
+    Metric.LATENCY_P50: "ms",
+    Metric.LATENCY_P99: "ms",
+    Metric.ERROR_PCT: "%",
+    Metric.REQUEST_RATE: "req/s",
+    Metric.GPU_UTIL: "%",
+    Metric.GPU_MEMORY: "GiB",
+}
+
+
+class MetricsState(enum.StrEnum):
+    OK = "ok"
+    NO_DATA = "no data"
+    UNAVAILABLE = "metrics unavailable"
+
+
+@dataclass(frozen=True)
+class Series:
+    """(unix seconds, value) pairs, oldest first."""
+
+    points: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def latest(self) -> float | None:
+        return self.points[-1][1] if self.points else None
+
+    def thinned(self, width: int) -> Series:
+        return Series(thin(self.points, width))
+
+
+def thin(points: tuple[tuple[float, float], ...], width: int) -> tuple[tuple[float, float], ...]:
+    """Keep at most `width` points, bucket maxima so spikes survive thinning."""
+    n = len(points)
+    if width <= 0 or n <= width:
+        return points
+    out: list[tuple[float, float]] = []
+    for i in range(width):
+        bucket = points[i * n // width : (i + 1) * n // width]
+        if bucket:
+            t = bucket[-1][0]
+            out.append((t, max(v for _, v in bucket)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class VersionMetrics:
+    role: Role
+    series: Mapping[Metric, Series] = field(default_factory=dict)
+
+    def get(self, metric: Metric) -> Series:
+        return self.series.get(metric, Series())
+
+
+@dataclass(frozen=True)
+class RolloutMetrics:
+    ref: RolloutRef
+    stable: VersionMetrics
+    canary: VersionMetrics | None
+    state: MetricsState = MetricsState.OK
+    reason: str = ""  # for UNAVAILABLE / NO_DATA
+    taken_at: float = 0.0  # unix seconds of the newest fetch
+    window_s: float = 0.0
+
+    def version(self, role: Role) -> VersionMetrics | None:
+        return self.stable if role is Role.STABLE else self.canary
