@@ -188,7 +188,9 @@ class Rollout:
     stable: VersionInfo
     canary: VersionInfo | None = None
     aborted: bool = False
-    paused: bool = False  # frozen by an operator or a pause step
+    # Frozen by an operator (Argo spec.paused, the mesh annotation, Flagger
+    # spec.suspend). Waiting at a pause step is not this: see `current`.
+    paused: bool = False
     message: str = ""
     steps: tuple[Step, ...] = ()
     current_step: int | None = None  # index into steps; == len(steps) when done

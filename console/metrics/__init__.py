@@ -1,1 +1,45 @@
 """Metrics sources: per-version series behind console.backend.MetricsSource."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.metrics.prometheus import PrometheusSource
+
+
+def make_prometheus_source(
+    url: str | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    *,
+    strict: bool = False,
+    **overrides: Any,
+) -> PrometheusSource:
+    """Build and check the Prometheus source. Raises ConsoleError (one sentence).
+
+    Configuration problems always raise: a bad URL or config file, refused
+    credentials, TLS failure, no Prometheus API at the URL, a bad profile.
+    A Prometheus that is down, slow or failing (connection refused, timeout,
+    5xx) raises only with `strict` (the headless command); otherwise the
+    source starts anyway, reports "metrics unavailable: <reason>" and recovers
+    by itself when the server comes back.
+
+    `overrides` are PrometheusConfig fields (window_s, step_s, refresh_s,
+    profile, gpu_profile, quantiles, max_concurrency, ...).
+    """
+    from console.metrics.config import load_config
+    from console.metrics.prometheus import PrometheusSource, QueryError
+    from console.model import ConsoleError
+
+    config = load_config(url=url, config_path=config_path, **overrides)
+    source = PrometheusSource(config)
+    try:
+        source.check()
+    except ConsoleError as exc:
+        cause = source.check_error
+        if strict or not (isinstance(cause, QueryError) and cause.transient):
+            source.close()
+            raise
+        source.startup_problem = str(exc)
+    return source

@@ -1,0 +1,54 @@
+"""Command palette: the same actions as the keys, opening rollouts, and themes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from console.model import Action
+from console.screens.actions import ACTION_KEYS
+
+if TYPE_CHECKING:
+    from console.app import RolloutConsoleApp
+
+
+class RolloutCommands(Provider):
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app: RolloutConsoleApp = self.app  # type: ignore[assignment]
+        commands: list[tuple[str, Callable[[], object], str]] = []
+        target_fn = None
+        # The palette is itself a screen: the rollout is on the one beneath it.
+        for screen in reversed(app.screen_stack):
+            target_fn = getattr(screen, "target", None)
+            if target_fn is not None:
+                break
+        rollout = target_fn() if target_fn is not None else None
+        if rollout is not None and not app.read_only:
+            for key in ACTION_KEYS:
+                reason = rollout.why_unavailable(key.action)
+                if reason:
+                    continue
+                commands.append(
+                    (
+                        f"{key.action.label}: {rollout.ref.short}",
+                        partial(app.request_action, rollout.ref, Action(key.action)),
+                        f"key {key.key}",
+                    )
+                )
+        for theme in ("rollout-dark", "rollout-light", "rollout-high-contrast"):
+            commands.append((f"Theme: {theme}", partial(setattr, app, "theme", theme), "theme"))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

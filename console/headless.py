@@ -1,0 +1,282 @@
+"""Headless commands for runbooks and scripts: `get` and the seven actions.
+
+    rollout-console get [-A | -n NS] [--context C ...] [-o table|json]
+    rollout-console advance|promote|pause|resume|rollback|retry|undo NS/NAME [--context C] [--yes]
+
+Same backend as the TUI, no textual import. Exit codes: 0 ok; 1 the cluster
+refused or failed (403/404/409/timeout/...: one sentence on stderr); 2 usage
+(bad target, several contexts for one action, confirmation missing/declined).
+`get` exits 1 when some cluster could not be listed (the others still print).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from console.backend import RolloutsBackend
+from console.model import (
+    Action,
+    ActionError,
+    ConsoleError,
+    Rollout,
+    RolloutRef,
+    Step,
+    VersionInfo,
+)
+
+JSON_API_VERSION = "rollout-console/v1"
+
+
+# --- JSON: a stable schema, camelCase like the Kubernetes objects it summarises ---------
+
+
+def _version_json(v: VersionInfo | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {
+        "role": v.role.value,
+        "revision": v.revision,
+        "podTemplateHash": v.pod_hash,
+        "label": v.label,
+        "workload": v.workload,
+        "images": [
+            {"reference": i.reference, "repository": i.repository, "tag": i.tag, "digest": i.digest}
+            for i in v.images
+        ],
+        "desired": v.desired,
+        "ready": v.ready,
+        "pods": list(v.pods),
+    }
+
+
+def _step_json(s: Step) -> dict[str, Any]:
+    return {
+        "kind": s.kind.value,
+        "weight": s.weight,
+        "durationSeconds": s.duration_s,
+        "detail": s.detail,
+    }
+
+
+def rollout_json(r: Rollout) -> dict[str, Any]:
+    return {
+        "cluster": r.ref.cluster,
+        "namespace": r.ref.namespace,
+        "name": r.ref.name,
+        "provider": r.provider.value,
+        "phase": r.phase.value,
+        "status": r.status_text,
+        "message": r.message,
+        "aborted": r.aborted,
+        "paused": r.paused,
+        "step": {
+            "current": r.current_step,
+            "total": len(r.steps),
+            "label": step_text(r),
+        },
+        "steps": [_step_json(s) for s in r.steps],
+        "setWeight": r.set_weight,
+        "actualWeight": r.actual_weight,
+        "pauseRemainingSeconds": r.pause_remaining_s,
+        "createdAt": (
+            datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if r.created_at
+            else None
+        ),
+        "stable": _version_json(r.stable),
+        "canary": _version_json(r.canary),
+        "warnings": list(r.warnings),
+        "unavailable": [{"action": a.value, "reason": why} for a, why in r.unavailable],
+        "extra": dict(r.extra),
+    }
+
+
+def list_json(rollouts: Sequence[Rollout]) -> dict[str, Any]:
+    return {
+        "apiVersion": JSON_API_VERSION,
+        "kind": "RolloutList",
+        "items": [rollout_json(r) for r in rollouts],
+    }
+
+
+# --- table: the columns of `kubectl argo rollouts list rollouts` ----------------------------
+
+
+def step_text(r: Rollout) -> str:
+    """ "i/n" like the plugin; "-" when there are no steps or no current index yet."""
+    if not r.steps or r.current_step is None:
+        return "-"
+    return f"{r.current_step}/{len(r.steps)}"
+
+
+def _counts(r: Rollout) -> tuple[str, str, str, str]:
+    """READY (ready/current), DESIRED, UP-TO-DATE, AVAILABLE."""
+    extra = dict(r.extra)
+    if "desired" in extra:
+        return (
+            f"{extra.get('ready', '0')}/{extra.get('current', '0')}",
+            extra["desired"],
+            extra.get("updated", "0"),
+            extra.get("available", "0"),
+        )
+    versions = [v for v in (r.stable, r.canary) if v is not None]
+    ready = sum(v.ready for v in versions)
+    desired = sum(v.desired for v in versions)
+    updated = r.canary.ready if r.canary else r.stable.ready
+    return f"{ready}/{desired}", str(desired), str(updated), str(ready)
+
+
+def table(rollouts: Sequence[Rollout], *, clusters: bool) -> str:
+    header = ["NAMESPACE", "NAME", "KIND", "STATUS", "STEP", "SET-WEIGHT", "ACTUAL-WEIGHT"]
+    header += ["READY", "DESIRED", "UP-TO-DATE", "AVAILABLE", "WARNINGS"]
+    if clusters:
+        header.insert(0, "CLUSTER")
+    rows = [header]
+    for r in rollouts:
+        ready, desired, updated, available = _counts(r)
+        is_weighted = bool(r.steps) or r.canary is not None or r.set_weight
+        row = [
+            r.ref.namespace,
+            r.ref.name,
+            r.provider.value,
+            r.status_text,
+            step_text(r),
+            str(r.set_weight) if is_weighted else "-",
+            str(r.actual_weight) if is_weighted else "-",
+            ready,
+            desired,
+            updated,
+            available,
+            str(len(r.warnings)) if r.warnings else "-",
+        ]
+        if clusters:
+            row.insert(0, r.ref.cluster)
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+# --- backend selection ---------------------------------------------------------------------
+
+
+def _backend(args: argparse.Namespace) -> RolloutsBackend:
+    read_only = bool(getattr(args, "read_only", False))
+    if getattr(args, "demo", False):
+        from console.demo import make_demo
+
+        backend, _ = make_demo(seed=args.seed, speed=args.speed, read_only=read_only)
+        return backend
+    from console.kube import make_kube_backend
+
+    return make_kube_backend(
+        kubeconfig=args.kubeconfig,
+        contexts=list(args.context or []),
+        namespace=args.namespace,
+        all_namespaces=bool(args.all_namespaces),
+        read_only=read_only,
+    )
+
+
+def _err(message: str, stream: TextIO | None = None) -> None:
+    print(f"rollout-console: {message}", file=stream or sys.stderr)
+
+
+def run_get(args: argparse.Namespace) -> int:
+    try:
+        backend = _backend(args)
+        rollouts = backend.list()
+    except ConsoleError as exc:
+        _err(str(exc))
+        return 1
+    errors: list[str] = list(getattr(backend, "last_errors", []))
+    if args.output == "json":
+        json.dump(list_json(rollouts), sys.stdout, indent=2, sort_keys=False)
+        sys.stdout.write("\n")
+    else:
+        if rollouts:
+            print(table(rollouts, clusters=len(args.context or []) > 1))
+        else:
+            print("No rollouts found.", file=sys.stderr)
+    for e in errors:
+        _err(e)
+    return 1 if errors else 0
+
+
+def _parse_target(args: argparse.Namespace) -> tuple[str | None, str]:
+    target: str = args.target
+    if "/" in target:
+        ns, _, name = target.partition("/")
+        if not ns or not name or "/" in name:
+            raise ValueError(f"target {target!r} is not NS/NAME")
+        return ns, name
+    if not target:
+        raise ValueError("target is empty")
+    return args.namespace, target
+
+
+def _confirm(action: Action, ref: RolloutRef, yes: bool) -> str | None:
+    """None when confirmed, else why not (one sentence)."""
+    if yes or not action.dangerous:
+        return None
+    if not sys.stdin.isatty():
+        return f"{action.value} is dangerous: pass --yes when not running on a terminal."
+    where = f" on {ref.cluster}" if ref.cluster else ""
+    sys.stderr.write(f"{action.label} {ref.short}{where}? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    return "not confirmed; nothing was changed."
+
+
+def run_action(args: argparse.Namespace) -> int:
+    action = Action(args.action)
+    try:
+        namespace, name = _parse_target(args)
+    except ValueError as exc:
+        _err(f"{exc}.")
+        return 2
+    if len(args.context or []) > 1:
+        _err("an action targets one cluster: pass at most one --context.")
+        return 2
+    try:
+        backend = _backend(args)
+    except ConsoleError as exc:
+        _err(str(exc))
+        return 1
+    clusters = getattr(backend, "clusters", None)
+    if clusters:
+        cluster_name = next(iter(clusters))
+        default_ns = clusters[cluster_name].scope or clusters[cluster_name].config.namespace
+    else:  # the demo: find the rollout by namespace/name
+        cluster_name, default_ns = "", "default"
+        for r in backend.list():
+            if r.ref.name == name and (namespace is None or r.ref.namespace == namespace):
+                cluster_name, default_ns = r.ref.cluster, r.ref.namespace
+                break
+    ref = RolloutRef(cluster_name, namespace or default_ns, name)
+    why_not = _confirm(action, ref, bool(args.yes))
+    if why_not:
+        _err(why_not)
+        return 2
+    try:
+        result = backend.act(ref, action)
+    except ActionError as exc:
+        _err(str(exc))
+        return 1
+    except ConsoleError as exc:
+        _err(str(exc))
+        return 1
+    print(result.message)
+    if result.before or result.after:
+        print(f"  before: {result.before or '-'}")
+        print(f"  after:  {result.after or '-'}")
+    return 0

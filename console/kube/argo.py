@@ -1,0 +1,826 @@
+"""Argo Rollouts provider: read Rollouts the way `kubectl argo rollouts` does, act as it does.
+
+Pinned to the semantics of argo-rollouts v1.10.1 (the controller the lab runs):
+
+* phase/message: utils/rollout/rolloututil.go GetRolloutPhase (+ CalculateRolloutPhase);
+* step i/n, set weight, actual weight: pkg/kubectl-argo-rollouts/info/rollout_info.go and
+  utils/replicaset/canary.go GetCurrentCanaryStep / GetCurrentSetWeight,
+  weightutil.MaxTrafficWeight;
+* stable/canary ReplicaSets: info/replicaset_info.go (owner UID, rollouts-pod-template-hash vs
+  status.stableRS / status.currentPodHash);
+* actions: cmd/promote (default and --full), cmd/pause, cmd/abort, cmd/retry, cmd/undo.
+
+Everything above `ArgoProvider.act` is pure (dicts in, model out) and unit-tested on dicts.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from console.kube.provider import (
+    KubeApi,
+    Obj,
+    Related,
+    ResourceType,
+    Verb,
+    created_at,
+    dig,
+    meta,
+)
+from console.model import (
+    Action,
+    ActionResult,
+    ActionUnavailable,
+    Image,
+    Phase,
+    ProviderKind,
+    Role,
+    Rollout,
+    RolloutRef,
+    Step,
+    StepKind,
+    VersionInfo,
+)
+
+HASH_LABEL = "rollouts-pod-template-hash"  # v1alpha1.DefaultRolloutUniqueLabelKey
+REVISION_ANNOTATION = "rollout.argoproj.io/revision"
+
+ROLLOUTS = ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+# Only the ReplicaSets/Pods that Argo manages carry the hash label: an existence
+# selector keeps the watch from pulling every Deployment's ReplicaSets and Pods.
+REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet", label_selector=HASH_LABEL)
+PODS = ResourceType("", "v1", "pods", "Pod", label_selector=HASH_LABEL)
+# undo lists by the Rollout's own selector, as cmd/undo does.
+ALL_REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet")
+
+_PHASES = {p.value: p for p in Phase}
+
+_KNOWN_STEP_KEYS = {
+    "setWeight": StepKind.SET_WEIGHT,
+    "pause": StepKind.PAUSE,
+    "analysis": StepKind.ANALYSIS,
+    "experiment": StepKind.EXPERIMENT,
+    "setCanaryScale": StepKind.SET_CANARY_SCALE,
+    "setHeaderRoute": StepKind.SET_HEADER_ROUTE,
+    "setMirrorRoute": StepKind.SET_MIRROR_ROUTE,
+    "plugin": StepKind.PLUGIN,
+}
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(value: Any) -> float | None:
+    """Argo pause durations are intstr: an int is seconds, a string is a Go duration ("1h30m")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    pos, total = 0, 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            return None
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return total if pos == len(text) and pos > 0 else None
+
+
+def parse_step(raw: Any, index: int) -> tuple[Step, str | None]:
+    """One canary step and, for an unreadable one, a warning (CanaryStepString says "invalid")."""
+    if not isinstance(raw, Mapping):
+        return Step(StepKind.UNKNOWN, detail="invalid"), f"step {index} is not an object"
+    kinds = [key for key in raw if key in _KNOWN_STEP_KEYS]
+    unknown = sorted(str(key) for key in raw if key not in _KNOWN_STEP_KEYS)
+    if not kinds:
+        what = ", ".join(unknown) if unknown else "empty"
+        return Step(StepKind.UNKNOWN, detail="invalid"), f"step {index} has no known type ({what})"
+    key = kinds[0]
+    kind = _KNOWN_STEP_KEYS[key]
+    value = raw[key]
+    warning = f"step {index} has unknown fields: {', '.join(unknown)}" if unknown else None
+    if kind is StepKind.SET_WEIGHT:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Step(kind, weight=value), warning
+        return Step(StepKind.UNKNOWN, detail=f"setWeight {value!r}"), (
+            f"step {index} has a non-integer setWeight {value!r}"
+        )
+    if kind is StepKind.PAUSE:
+        duration = parse_duration(value.get("duration")) if isinstance(value, Mapping) else None
+        return Step(kind, duration_s=duration), warning
+    if kind is StepKind.SET_CANARY_SCALE and isinstance(value, Mapping):
+        # Same words as CanaryStepString.
+        if value.get("weight") is not None:
+            detail = f"{{weight: {value['weight']}}}"
+        elif value.get("matchTrafficWeight"):
+            detail = "{matchTrafficWeight: true}"
+        elif value.get("replicas") is not None:
+            detail = f"{{replicas: {value['replicas']}}}"
+        else:
+            detail = ""
+        return Step(kind, detail=detail), warning
+    if kind is StepKind.PLUGIN and isinstance(value, Mapping):
+        return Step(kind, detail=str(value.get("name", ""))), warning
+    if kind is StepKind.SET_HEADER_ROUTE and isinstance(value, Mapping):
+        return Step(kind, detail=str(value.get("name", ""))), warning
+    return Step(kind), warning
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    return default
+
+
+def canary_steps(ro: Obj) -> list[Any]:
+    steps = dig(ro, "spec", "strategy", "canary", "steps")
+    return steps if isinstance(steps, list) else []
+
+
+def is_canary(ro: Obj) -> bool:
+    return isinstance(dig(ro, "spec", "strategy", "canary"), Mapping)
+
+
+def current_canary_step(ro: Obj) -> tuple[Any | None, int | None]:
+    """GetCurrentCanaryStep: (step or None, index or None)."""
+    steps = canary_steps(ro)
+    if not is_canary(ro) or not steps:
+        return None, None
+    index = _int(dig(ro, "status", "currentStepIndex"), 0)
+    if len(steps) <= index:
+        return None, index
+    if index < 0:  # a corrupt index; Go would panic, we read it as the first step
+        index = 0
+    return steps[index], index
+
+
+def max_traffic_weight(ro: Obj) -> int:
+    value = dig(ro, "spec", "strategy", "canary", "trafficRouting", "maxTrafficWeight")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 100
+
+
+def current_set_weight(ro: Obj) -> int:
+    """GetCurrentSetWeight (v1.10.1)."""
+    if dig(ro, "status", "abort") is True:
+        return 0
+    step, index = current_canary_step(ro)
+    if step is None or index is None:
+        return max_traffic_weight(ro)
+    steps = canary_steps(ro)
+    for i in range(index, -1, -1):
+        weight = dig(steps[i], "setWeight")
+        if isinstance(weight, int) and not isinstance(weight, bool):
+            return weight
+    return 0
+
+
+def actual_weight(ro: Obj, canary_rs: Obj | None) -> int:
+    """ActualWeight as info.NewRolloutInfo computes it."""
+    set_weight = current_set_weight(ro)
+    step, _ = current_canary_step(ro)
+    if step is None:
+        return max_traffic_weight(ro)
+    available = _int(dig(ro, "status", "availableReplicas"))
+    if available <= 0:
+        return 0
+    if dig(ro, "spec", "strategy", "canary", "trafficRouting") is None:
+        if canary_rs is None:
+            return 0
+        rs_available = _int(dig(canary_rs, "status", "availableReplicas"))
+        # Go integer division of non-negative int32s.
+        return (rs_available * max_traffic_weight(ro)) // available
+    weights = dig(ro, "status", "canary", "weights")
+    if isinstance(weights, Mapping):
+        return _int(dig(weights, "canary", "weight"))
+    return set_weight
+
+
+def _generation_observed(ro: Obj) -> bool:
+    observed = dig(ro, "status", "observedGeneration")
+    try:
+        observed_gen = int(str(observed))
+    except ValueError:
+        return True  # v0.9 hashes, or absent: Atoi fails and the plugin says "observed"
+    generation = _int(dig(ro, "metadata", "generation"))
+    return observed_gen >= generation
+
+
+def _workload_generation_observed(ro: Obj) -> bool:
+    annotation = dig(ro, "metadata", "annotations", "rollout.argoproj.io/workload-generation")
+    if annotation is None:
+        return True
+    try:
+        workload_gen = int(str(annotation))
+    except ValueError:
+        workload_gen = 0
+    try:
+        observed = int(str(dig(ro, "status", "workloadObservedGeneration")))
+    except ValueError:
+        return True
+    return observed == workload_gen
+
+
+def calculate_phase(ro: Obj) -> tuple[str, str]:
+    """CalculateRolloutPhase: the controller's own calculation (fallback for old controllers)."""
+    status = ro.get("status") if isinstance(ro.get("status"), Mapping) else {}
+    spec = ro.get("spec") if isinstance(ro.get("spec"), Mapping) else {}
+    assert isinstance(status, Mapping) and isinstance(spec, Mapping)
+    for cond in status.get("conditions") or []:
+        if not isinstance(cond, Mapping):
+            continue
+        if cond.get("type") == "InvalidSpec":
+            return "Degraded", f"InvalidSpec: {cond.get('message', '')}"
+        if cond.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
+            return "Degraded", f"{cond.get('reason')}: {cond.get('message', '')}"
+    if spec.get("paused") is True:
+        return "Paused", "manually paused"
+    for pause in status.get("pauseConditions") or []:
+        return "Paused", str(dig(pause, "reason", default=""))
+    restart_at = spec.get("restartAt")
+    if restart_at and status.get("restartedAt") != restart_at:
+        return "Progressing", "rollout is restarting"
+    desired = _int(spec.get("replicas"), 1) if spec.get("replicas") is not None else 1
+    updated = _int(status.get("updatedReplicas"))
+    available = _int(status.get("availableReplicas"))
+    replicas = _int(status.get("replicas"))
+    if updated < desired:
+        return "Progressing", "more replicas need to be updated"
+    if available < updated:
+        return "Progressing", "updated replicas are still becoming available"
+    stable, current = status.get("stableRS") or "", status.get("currentPodHash") or ""
+    strategy = spec.get("strategy") if isinstance(spec.get("strategy"), Mapping) else {}
+    assert isinstance(strategy, Mapping)
+    if isinstance(strategy.get("blueGreen"), Mapping):
+        active = dig(status, "blueGreen", "activeSelector", default="")
+        if not active or active != current:
+            return "Progressing", "active service cutover pending"
+        if not stable or stable != current:
+            if dig(strategy, "blueGreen", "postPromotionAnalysis") is not None:
+                run = dig(status, "blueGreen", "postPromotionAnalysisRunStatus", "status")
+                if run not in ("Successful", "Failed", "Error", "Inconclusive"):
+                    return "Progressing", "waiting for analysis to complete"
+            return "Progressing", "waiting for post-promotion verification to complete"
+    elif isinstance(strategy.get("canary"), Mapping):
+        if dig(strategy, "canary", "trafficRouting") is None and replicas > updated:
+            return "Progressing", "old replicas are pending termination"
+        if not stable or stable != current:
+            return "Progressing", "waiting for all steps to complete"
+    return "Healthy", ""
+
+
+def rollout_phase(ro: Obj) -> tuple[str, str]:
+    """GetRolloutPhase: what `kubectl argo rollouts get/list` shows."""
+    if not _generation_observed(ro):
+        return "Progressing", "waiting for rollout spec update to be observed"
+    if dig(ro, "status", "controllerPause") is True and not dig(ro, "status", "pauseConditions"):
+        return "Progressing", "waiting for rollout to unpause"
+    if dig(ro, "spec", "templateResolvedFromRef") is True and not _workload_generation_observed(ro):
+        return (
+            "Progressing",
+            "waiting for rollout spec update to be observed for the reference workload",
+        )
+    phase = dig(ro, "status", "phase")
+    if isinstance(phase, str) and phase:
+        return phase, str(dig(ro, "status", "message", default="") or "")
+    return calculate_phase(ro)
+
+
+def _owned_by(obj: Obj, owner_uid: str, owner_kind: str, owner_name: str) -> bool:
+    refs = dig(obj, "metadata", "ownerReferences")
+    if not isinstance(refs, list):
+        return False
+    for ref in refs:
+        if not isinstance(ref, Mapping):
+            continue
+        if owner_uid and ref.get("uid") == owner_uid:
+            return True
+        # Hand-written fixtures may lack UIDs: fall back to kind + name.
+        if not owner_uid and ref.get("kind") == owner_kind and ref.get("name") == owner_name:
+            return True
+    return False
+
+
+def _revision(rs: Obj) -> int | None:
+    """`revision()` of cmd/undo: a missing annotation is 0, an unparsable one is skipped."""
+    value = dig(rs, "metadata", "annotations", REVISION_ANNOTATION)
+    if value is None:
+        return 0
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def owned_replicasets(ro: Obj, replicasets: Sequence[Obj]) -> list[Obj]:
+    ns, name = meta(ro)
+    uid = str(dig(ro, "metadata", "uid", default="") or "")
+    return [rs for rs in replicasets if meta(rs)[0] == ns and _owned_by(rs, uid, "Rollout", name)]
+
+
+def _images(template: Any) -> tuple[Image, ...]:
+    containers = dig(template, "spec", "containers")
+    if not isinstance(containers, list):
+        return ()
+    return tuple(
+        Image.parse(c["image"])
+        for c in containers
+        if isinstance(c, Mapping) and isinstance(c.get("image"), str)
+    )
+
+
+def _version(
+    role: Role, pod_hash: str, rs: Obj | None, pods: Sequence[Obj], fallback_template: Any
+) -> VersionInfo:
+    if rs is None:
+        return VersionInfo(
+            role=role,
+            pod_hash=pod_hash,
+            images=_images(fallback_template) if fallback_template else (),
+        )
+    rev = _revision(rs)
+    rs_uid = str(dig(rs, "metadata", "uid", default="") or "")
+    rs_name = meta(rs)[1]
+    pod_names = sorted(
+        meta(p)[1]
+        for p in pods
+        if _owned_by(p, rs_uid, "ReplicaSet", rs_name)
+        and dig(p, "metadata", "deletionTimestamp") is None
+    )
+    return VersionInfo(
+        role=role,
+        revision=str(rev) if rev is not None else "",
+        pod_hash=pod_hash,
+        workload=rs_name,
+        images=_images(dig(rs, "spec", "template")),
+        desired=_int(dig(rs, "spec", "replicas"), 1)
+        if dig(rs, "spec", "replicas") is not None
+        else 1,
+        ready=_int(dig(rs, "status", "readyReplicas")),
+        pods=tuple(pod_names),
+    )
+
+
+def pause_remaining(ro: Obj, now: float) -> float | None:
+    """Seconds left in a timed CanaryPauseStep, from its startTime and the step's duration."""
+    step, _ = current_canary_step(ro)
+    duration = parse_duration(dig(step, "pause", "duration")) if step is not None else None
+    if duration is None:
+        return None
+    for cond in dig(ro, "status", "pauseConditions", default=[]) or []:
+        if isinstance(cond, Mapping) and cond.get("reason") == "CanaryPauseStep":
+            started = created_at({"metadata": {"creationTimestamp": cond.get("startTime")}})
+            if started:
+                return max(0.0, started + duration - now)
+    return None
+
+
+def describe(ro: Obj) -> str:
+    """Short state text for events and the audit log: "step 2/6, weight 10%, paused"."""
+    parts: list[str] = []
+    steps = canary_steps(ro)
+    index = dig(ro, "status", "currentStepIndex")
+    if steps and isinstance(index, int):
+        parts.append(f"step {index}/{len(steps)}")
+    if is_canary(ro):
+        parts.append(f"weight {current_set_weight(ro)}%")
+    if dig(ro, "spec", "paused") is True:
+        parts.append("paused")
+    if dig(ro, "status", "pauseConditions"):
+        reasons = ",".join(
+            str(c.get("reason", ""))
+            for c in ro["status"]["pauseConditions"]
+            if isinstance(c, Mapping)
+        )
+        parts.append(f"pauseConditions {reasons}")
+    if dig(ro, "status", "abort") is True:
+        parts.append("aborted")
+    if dig(ro, "status", "promoteFull") is True:
+        parts.append("promoteFull")
+    return ", ".join(parts) or "-"
+
+
+def to_rollout(
+    ro: Obj, replicasets: Sequence[Obj], pods: Sequence[Obj], cluster: str, now: float
+) -> Rollout:
+    ns, name = meta(ro)
+    ref = RolloutRef(cluster, ns, name)
+    warnings: list[str] = []
+
+    raw_steps = dig(ro, "spec", "strategy", "canary", "steps")
+    if raw_steps is not None and not isinstance(raw_steps, list):
+        warnings.append("spec.strategy.canary.steps is not a list")
+    raw_index = dig(ro, "status", "currentStepIndex")
+    if raw_index is not None and (not isinstance(raw_index, int) or isinstance(raw_index, bool)):
+        warnings.append(f"status.currentStepIndex {raw_index!r} is not an integer")
+    steps: list[Step] = []
+    for i, raw in enumerate(canary_steps(ro)):
+        step, warning = parse_step(raw, i)
+        steps.append(step)
+        if warning:
+            warnings.append(warning)
+
+    status = ro.get("status")
+    has_status = isinstance(status, Mapping) and bool(status)
+    phase_text, message = rollout_phase(ro)
+    if not has_status:
+        phase = Phase.UNKNOWN
+        warnings.append("no status: the Argo Rollouts controller has not reconciled this Rollout")
+        message = message or "no status yet"
+    elif phase_text in _PHASES:
+        phase = _PHASES[phase_text]
+    else:
+        phase = Phase.UNKNOWN
+        warnings.append(f"unknown phase {phase_text!r}")
+
+    canary_cfg = is_canary(ro)
+    if not canary_cfg and not isinstance(dig(ro, "spec", "strategy", "blueGreen"), Mapping):
+        warnings.append("spec.strategy has neither canary nor blueGreen")
+
+    stable_hash = str(dig(ro, "status", "stableRS", default="") or "")
+    current_hash = str(dig(ro, "status", "currentPodHash", default="") or "")
+    owned = owned_replicasets(ro, replicasets)
+    by_hash: dict[str, Obj] = {}
+    for rs in owned:
+        h = dig(rs, "metadata", "labels", HASH_LABEL)
+        if isinstance(h, str):
+            by_hash[h] = rs
+    template = dig(ro, "spec", "template")
+    stable = _version(
+        Role.STABLE,
+        stable_hash,
+        by_hash.get(stable_hash) if stable_hash else None,
+        pods,
+        template if stable_hash and stable_hash == current_hash else None,
+    )
+    canary: VersionInfo | None = None
+    if current_hash and current_hash != stable_hash:
+        canary = _version(Role.CANARY, current_hash, by_hash.get(current_hash), pods, template)
+    elif not stable_hash and not has_status:
+        stable = VersionInfo(role=Role.STABLE, images=_images(template))
+
+    current_step: int | None = None
+    index = dig(ro, "status", "currentStepIndex")
+    if steps and isinstance(index, int) and not isinstance(index, bool):
+        current_step = index
+        if not 0 <= index <= len(steps):
+            warnings.append(f"status.currentStepIndex {index} is outside 0..{len(steps)}")
+
+    canary_rs = by_hash.get(current_hash) if current_hash and current_hash != stable_hash else None
+    set_weight = current_set_weight(ro) if canary_cfg else 0
+    act_weight = actual_weight(ro, canary_rs) if canary_cfg else 0
+
+    spec_replicas = dig(ro, "spec", "replicas")
+    desired = spec_replicas if isinstance(spec_replicas, int) else 1
+    extra = (
+        (
+            "strategy",
+            "Canary"
+            if canary_cfg
+            else "BlueGreen"
+            if dig(ro, "spec", "strategy", "blueGreen")
+            else "unknown",
+        ),
+        ("desired", str(desired)),
+        ("current", str(_int(dig(ro, "status", "replicas")))),
+        ("ready", str(_int(dig(ro, "status", "readyReplicas")))),
+        ("updated", str(_int(dig(ro, "status", "updatedReplicas")))),
+        ("available", str(_int(dig(ro, "status", "availableReplicas")))),
+        ("generation", str(dig(ro, "metadata", "generation", default=""))),
+        ("observedGeneration", str(dig(ro, "status", "observedGeneration", default=""))),
+    )
+    unavailable: list[tuple[Action, str]] = []
+    if not canary_cfg:
+        unavailable.append((Action.ADVANCE, "only canary Rollouts are supported"))
+
+    return Rollout(
+        ref=ref,
+        provider=ProviderKind.ARGO,
+        phase=phase,
+        stable=stable,
+        canary=canary,
+        aborted=dig(ro, "status", "abort") is True,
+        paused=dig(ro, "spec", "paused") is True or bool(dig(ro, "status", "pauseConditions")),
+        message=message,
+        steps=tuple(steps),
+        current_step=current_step,
+        set_weight=set_weight,
+        actual_weight=act_weight,
+        pause_remaining_s=pause_remaining(ro, now),
+        created_at=created_at(ro),
+        warnings=tuple(warnings),
+        unavailable=tuple(unavailable),
+        extra=extra,
+    )
+
+
+def broken_rollout(ro: Obj, cluster: str, error: Exception) -> Rollout:
+    ns, name = meta(ro)
+    return Rollout(
+        ref=RolloutRef(cluster, ns, name or "?"),
+        provider=ProviderKind.ARGO,
+        phase=Phase.UNKNOWN,
+        stable=VersionInfo(role=Role.STABLE),
+        message="unreadable Rollout",
+        warnings=(f"could not read this Rollout: {type(error).__name__}: {error}",),
+        created_at=created_at(ro) if isinstance(ro, Mapping) else 0.0,
+    )
+
+
+# --- patches, exactly as the plugin builds them --------------------------------------
+
+
+def promote_patches(
+    ro: Obj, full: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """getPatches(ro, skipCurrentStep=false, skipAllSteps=false, full): (spec, status, unified)."""
+    spec_patch: dict[str, Any] | None = None
+    status_patch: dict[str, Any] | None = None
+    unified: dict[str, Any] | None = None
+    paused = dig(ro, "spec", "paused") is True
+    pause_conditions = dig(ro, "status", "pauseConditions")
+    has_pause_conditions = isinstance(pause_conditions, list) and len(pause_conditions) > 0
+    steps = canary_steps(ro)
+    if full:
+        if paused:
+            spec_patch = {"spec": {"paused": False}}
+        if dig(ro, "status", "currentPodHash") != dig(ro, "status", "stableRS"):
+            status_patch = {"status": {"promoteFull": True}}
+        unified = {"spec": {"paused": False}, "status": {"promoteFull": True}}
+        return spec_patch, status_patch, unified
+
+    unified = {"spec": {"paused": False}, "status": {"pauseConditions": None}}
+    if paused:
+        spec_patch = {"spec": {"paused": False}}
+    inconclusive = (
+        is_canary(ro)
+        and dig(ro, "status", "canary", "currentStepAnalysisRunStatus", "status") == "Inconclusive"
+    )
+    if inconclusive and has_pause_conditions and dig(ro, "status", "controllerPause") is True:
+        _, index = current_canary_step(ro)
+        if index is not None:
+            if index < len(steps):
+                index += 1
+            status_patch = {
+                "status": {
+                    "pauseConditions": None,
+                    "controllerPause": False,
+                    "currentStepIndex": index,
+                }
+            }
+    elif has_pause_conditions:
+        status_patch = {"status": {"pauseConditions": None}}
+    elif is_canary(ro):
+        # Promoting in the middle of an analysis/experiment step: move to the next step.
+        _, index = current_canary_step(ro)
+        if index is not None:
+            if index < len(steps):
+                index += 1
+            status_patch = {"status": {"pauseConditions": None, "currentStepIndex": index}}
+            unified = {
+                "spec": {"paused": False},
+                "status": {"pauseConditions": None, "currentStepIndex": index},
+            }
+    return spec_patch, status_patch, unified
+
+
+def _derivative(a1: Any, a2: Any) -> bool:
+    """apimachinery equality.Semantic.DeepDerivative: unset fields of a1 are ignored."""
+    if a1 is None:
+        return True
+    if isinstance(a1, Mapping):
+        if not a1:
+            return True
+        if not isinstance(a2, Mapping) or len(a1) > len(a2):
+            return False
+        return all(_derivative(v, a2.get(k)) if k in a2 else _empty(v) for k, v in a1.items())
+    if isinstance(a1, list):
+        if not isinstance(a2, list) or len(a1) != len(a2):
+            return False
+        return all(_derivative(x, y) for x, y in zip(a1, a2, strict=True))
+    if isinstance(a1, str) and a1 == "":
+        return True
+    return bool(a1 == a2)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+def _without_hash(template: Any) -> dict[str, Any]:
+    import copy
+
+    out: dict[str, Any] = copy.deepcopy(dict(template)) if isinstance(template, Mapping) else {}
+    labels = dig(out, "metadata", "labels")
+    if isinstance(labels, dict):
+        labels.pop(HASH_LABEL, None)
+        if not labels:
+            # Go's map with omitempty: an emptied label map is not sent at all.
+            del out["metadata"]["labels"]
+    return out
+
+
+def undo_target(ro: Obj, replicasets: Sequence[Obj]) -> Obj | None:
+    """rolloutRevision(ro, toRevision=0): the second-newest revision among owned ReplicaSets."""
+    latest_rev, previous_rev = -1, -1
+    latest: Obj | None = None
+    previous: Obj | None = None
+    for rs in replicasets:
+        v = _revision(rs)
+        if v is None:
+            continue
+        if latest_rev < v:
+            previous_rev, previous = latest_rev, latest
+            latest_rev, latest = v, rs
+        elif previous_rev < v:
+            previous_rev, previous = v, rs
+    return previous
+
+
+def undo_patch(ro: Obj, target: Obj) -> list[dict[str, Any]] | None:
+    """The JSON patch cmd/undo sends, or None when the template already matches."""
+    ro_template = _without_hash(dig(ro, "spec", "template") or {})
+    rs_template = _without_hash(dig(target, "spec", "template") or {})
+    if _derivative(ro_template, rs_template):
+        return None
+    return [{"op": "replace", "path": "/spec/template", "value": rs_template}]
+
+
+def _selector_string(ro: Obj) -> str:
+    """metav1.LabelSelectorAsSelector for matchLabels + matchExpressions."""
+    sel = dig(ro, "spec", "selector")
+    if not isinstance(sel, Mapping):
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(sorted(values))})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(sorted(values))})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def _is_controlled_by(rs: Obj, ro: Obj) -> bool:
+    uid = dig(ro, "metadata", "uid")
+    for ref in dig(rs, "metadata", "ownerReferences", default=[]) or []:
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return bool(ref.get("uid") == uid)
+    return False
+
+
+# --- the provider -------------------------------------------------------------------
+
+
+class ArgoProvider:
+    kind = ProviderKind.ARGO
+    resource = ROLLOUTS
+    related: tuple[ResourceType, ...] = (REPLICASETS, PODS)
+    actions: tuple[Action, ...] = tuple(Action)
+
+    def to_rollouts(self, objects: Sequence[Obj], related: Related, cluster: str) -> list[Rollout]:
+        now = time.time()
+        # Index related objects by namespace once: 500 Rollouts must not mean 500 scans.
+        rs_by_ns: dict[str, list[Obj]] = defaultdict(list)
+        pods_by_ns: dict[str, list[Obj]] = defaultdict(list)
+        for rs in related.get(REPLICASETS, ()):
+            rs_by_ns[meta(rs)[0]].append(rs)
+        for pod in related.get(PODS, ()):
+            pods_by_ns[meta(pod)[0]].append(pod)
+        out: list[Rollout] = []
+        for ro in objects:
+            try:
+                ns = meta(ro)[0]
+                out.append(
+                    to_rollout(ro, rs_by_ns.get(ns, ()), pods_by_ns.get(ns, ()), cluster, now)
+                )
+            except Exception as exc:  # a malformed object must never take the list down
+                out.append(broken_rollout(ro, cluster, exc))
+        return out
+
+    def required_verbs(self, action: Action) -> list[Verb]:
+        spec = Verb("argoproj.io", "rollouts", "patch")
+        status = Verb("argoproj.io", "rollouts", "patch", "status")
+        if action in (Action.ADVANCE, Action.PROMOTE_FULL):
+            return [spec, status]
+        if action in (Action.PAUSE, Action.RESUME):
+            return [spec]
+        if action in (Action.ROLLBACK, Action.RETRY):
+            return [status]
+        if action is Action.UNDO:
+            return [spec, Verb("apps", "replicasets", "list")]
+        return []
+
+    def act(self, api: KubeApi, rollout: Rollout, obj: Obj, action: Action) -> ActionResult:
+        ns, name = meta(obj)
+        before = describe(obj)
+        after_obj: Obj = obj
+        message: str
+        if action in (Action.ADVANCE, Action.PROMOTE_FULL):
+            full = action is Action.PROMOTE_FULL
+            if (
+                full
+                and dig(obj, "status", "currentPodHash") == dig(obj, "status", "stableRS")
+                and (dig(obj, "spec", "paused") is not True)
+            ):
+                return ActionResult(
+                    rollout.ref,
+                    action,
+                    f"{rollout.ref.short} is already fully promoted.",
+                    before,
+                    before,
+                )
+            after_obj = self._promote(api, obj, full)
+            message = f"rollout '{name}' {'fully promoted' if full else 'promoted'}"
+        elif action is Action.PAUSE:
+            after_obj = api.merge_patch(ROLLOUTS, ns, name, {"spec": {"paused": True}})
+            message = f"rollout '{name}' paused"
+        elif action is Action.RESUME:
+            if dig(obj, "spec", "paused") is not True:
+                return ActionResult(
+                    rollout.ref,
+                    action,
+                    f"{rollout.ref.short} is not paused by an operator (spec.paused is false); "
+                    "use advance to pass a pause step.",
+                    before,
+                    before,
+                )
+            after_obj = api.merge_patch(ROLLOUTS, ns, name, {"spec": {"paused": False}})
+            message = f"rollout '{name}' resumed"
+        elif action in (Action.ROLLBACK, Action.RETRY):
+            body = {"status": {"abort": action is Action.ROLLBACK}}
+            after_obj = self._status_patch(api, ns, name, body)
+            message = f"rollout '{name}' {'aborted' if action is Action.ROLLBACK else 'retried'}"
+        elif action is Action.UNDO:
+            after_obj, message = self._undo(api, rollout, obj)
+        else:  # pragma: no cover - Action is a closed enum
+            raise ActionUnavailable(rollout.ref, action, f"{action.value} is not supported.")
+        return ActionResult(rollout.ref, action, message, before, describe(after_obj))
+
+    @staticmethod
+    def _status_patch(api: KubeApi, ns: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Status subresource first; a 404 means an old CRD without it (as abort.go/retry.go do)."""
+        try:
+            return api.merge_patch(ROLLOUTS, ns, name, body, subresource="status")
+        except Exception as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            return api.merge_patch(ROLLOUTS, ns, name, body)
+
+    def _promote(self, api: KubeApi, obj: Obj, full: bool) -> Obj:
+        ns, name = meta(obj)
+        spec_patch, status_patch, unified = promote_patches(obj, full)
+        result: Obj = obj
+        if status_patch is not None:
+            try:
+                result = api.merge_patch(ROLLOUTS, ns, name, status_patch, subresource="status")
+            except Exception as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                spec_patch = unified
+        if spec_patch is not None:
+            result = api.merge_patch(ROLLOUTS, ns, name, spec_patch)
+        return result
+
+    def _undo(self, api: KubeApi, rollout: Rollout, obj: Obj) -> tuple[Obj, str]:
+        ns, name = meta(obj)
+        if dig(obj, "spec", "workloadRef") is not None:
+            raise ActionUnavailable(
+                rollout.ref,
+                Action.UNDO,
+                "undo of a Rollout with spec.workloadRef is not supported by the console; "
+                "use kubectl argo rollouts undo.",
+            )
+        listed = api.list(ALL_REPLICASETS, ns, _selector_string(obj))
+        owned = [rs for rs in listed if _is_controlled_by(rs, obj)]
+        target = undo_target(obj, owned)
+        if target is None:
+            raise ActionUnavailable(
+                rollout.ref, Action.UNDO, f"no previous revision found for rollout {name!r}."
+            )
+        ops = undo_patch(obj, target)
+        rev = _revision(target)
+        if ops is None:
+            return obj, "skipped rollback (current template already matches revision 0)"
+        after = api.json_patch(ROLLOUTS, ns, name, ops)
+        return after, f"rollout '{name}' undo (to revision {rev})"
+
+
+PROVIDERS = [ArgoProvider()]

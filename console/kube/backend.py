@@ -1,0 +1,490 @@
+"""KubeBackend: the RolloutsBackend for real clusters.
+
+list(): one parallel list of every provider's resource and related resources
+per cluster, then the providers turn dicts into Rollouts.
+
+watch(): one thread per (cluster, resource type) runs list-then-watch with
+resourceVersion, bookmarks, relist after 410 Gone and exponential backoff
+after a disconnect. The threads feed one queue; the generator applies the
+events to an in-memory store, recomputes only the namespaces that changed,
+and yields Upserted/Removed (plus Snapshot after a relist, ConnectionState
+while a cluster is unreachable). There is no polling loop per object.
+
+act(): GET the object fresh, check RBAC and provider limits, let the provider
+patch, then record a Kubernetes Event and an audit line. Failures become one
+sentence (ActionError).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from console import audit
+from console.backend import check_available, refuse_if_read_only
+from console.kube.access import AccessChecker
+from console.kube.client import KubeClient
+from console.kube.config import ClusterConfig
+from console.kube.errors import action_error, describe_error
+from console.kube.events import EventCreator
+from console.kube.provider import Obj, Provider, ResourceType, load_providers, meta
+from console.model import (
+    Action,
+    ActionError,
+    ActionResult,
+    ActionUnavailable,
+    ConnectionState,
+    ConsoleError,
+    Removed,
+    Rollout,
+    RolloutRef,
+    Snapshot,
+    StreamEvent,
+    Upserted,
+)
+
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT_S = 240  # server-side watch timeout; the watch is simply reopened
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 30.0
+OPTIONAL_RETRY_S = 60.0  # a missing CRD is looked for again this often
+FIRST_SNAPSHOT_WAIT_S = 15.0
+
+
+@dataclass
+class _Cluster:
+    config: ClusterConfig
+    client: KubeClient
+    scope: str | None  # namespace, or None for all namespaces
+    access: AccessChecker
+    # Raw objects by resource type, then (namespace, name).
+    store: dict[ResourceType, dict[tuple[str, str], Obj]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    # Rollouts currently shown, by (namespace, name, provider kind).
+    shown: dict[tuple[str, str, str], Rollout] = field(default_factory=dict)
+    down: dict[ResourceType, tuple[float, str]] = field(default_factory=dict)
+    missing: set[ResourceType] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+class KubeBackend:
+    def __init__(
+        self,
+        clusters: Sequence[ClusterConfig],
+        *,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+        read_only: bool = False,
+        providers: Sequence[Provider] | None = None,
+        check_access: bool = True,
+    ) -> None:
+        if not clusters:
+            raise ConsoleError("No cluster to connect to.")
+        self.read_only = read_only
+        self.check_access = check_access
+        self.providers: list[Provider] = list(providers) if providers else load_providers()
+        self.clusters: dict[str, _Cluster] = {}
+        for cfg in clusters:
+            scope = None if all_namespaces else (namespace or cfg.namespace)
+            client = KubeClient(cfg.name, cfg.transport, cfg.user)
+            self.clusters[cfg.name] = _Cluster(
+                cfg, client, scope, AccessChecker(client, cfg.name, cfg.user)
+            )
+        self.description = "kube: " + ", ".join(self.clusters)
+        #: Per-cluster failures of the last list(), one sentence each (headless prints them).
+        self.last_errors: list[str] = []
+        self._types: list[ResourceType] = []
+        for p in self.providers:
+            for rt in (p.resource, *p.related):
+                if rt not in self._types:
+                    self._types.append(rt)
+
+    # --- computing rollouts -----------------------------------------------------------
+
+    def _compute(
+        self, c: _Cluster, namespaces: set[str] | None
+    ) -> dict[tuple[str, str, str], Rollout]:
+        """Rollouts of `namespaces` (None = all) from the cluster's store."""
+        out: dict[tuple[str, str, str], Rollout] = {}
+        for provider in self.providers:
+            objects = [
+                obj
+                for (ns, _), obj in c.store.get(provider.resource, {}).items()
+                if namespaces is None or ns in namespaces
+            ]
+            if not objects:
+                continue
+            related = {
+                rt: [
+                    obj
+                    for (ns, _), obj in c.store.get(rt, {}).items()
+                    if namespaces is None or ns in namespaces
+                ]
+                for rt in provider.related
+            }
+            try:
+                rollouts = provider.to_rollouts(objects, related, c.name)
+            except Exception as exc:  # a provider bug must not blank the screen
+                log.exception("provider %s failed", provider.kind)
+                rollouts = []
+                self.last_errors.append(f"{provider.kind} provider failed on {c.name}: {exc}")
+            for r in rollouts:
+                out[(r.ref.namespace, r.ref.name, str(r.provider))] = self._with_access(
+                    c, provider, r
+                )
+        return out
+
+    def _with_access(self, c: _Cluster, provider: Provider, r: Rollout) -> Rollout:
+        have = {a for a, _ in r.unavailable}
+        extra: list[tuple[Action, str]] = [
+            (a, f"not supported for {provider.kind} objects")
+            for a in Action
+            if a not in provider.actions and a not in have
+        ]
+        if self.check_access:
+            extra += [
+                (a, why)
+                for a, why in c.access.unavailable(provider, r.ref.namespace)
+                if a not in have
+            ]
+        if not extra:
+            return r
+        return replace(r, unavailable=r.unavailable + tuple(extra))
+
+    def _prefetch_access(self, c: _Cluster) -> None:
+        if not self.check_access:
+            return
+        namespaces = {ns for p in self.providers for (ns, _) in c.store.get(p.resource, {})}
+        c.access.prefetch(self.providers, namespaces)
+
+    # --- list ---------------------------------------------------------------------------
+
+    def _list_cluster(self, c: _Cluster, pool: ThreadPoolExecutor) -> None:
+        futures = {rt: pool.submit(c.client.list_with_version, rt, c.scope) for rt in self._types}
+        for rt, fut in futures.items():
+            try:
+                items, _ = fut.result()
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404 and rt.optional:
+                    c.store[rt] = {}
+                    continue
+                raise ConsoleError(
+                    describe_error(exc, what=f"list {rt.key}", cluster=c.name, user=c.config.user)
+                ) from None
+            c.store[rt] = {meta(o): o for o in items}
+
+    def list(self) -> list[Rollout]:
+        self.last_errors = []
+        out: list[Rollout] = []
+        errors: list[str] = []
+        with ThreadPoolExecutor(max_workers=max(4, len(self._types) * len(self.clusters))) as pool:
+            cluster_futs = {
+                name: pool.submit(self._list_cluster, c, pool) for name, c in self.clusters.items()
+            }
+            for name, fut in cluster_futs.items():
+                try:
+                    fut.result()
+                except ConsoleError as exc:
+                    errors.append(str(exc))
+                    continue
+                c = self.clusters[name]
+                self._prefetch_access(c)
+                c.shown = self._compute(c, None)
+                out.extend(c.shown.values())
+        self.last_errors.extend(errors)
+        if errors and len(errors) == len(self.clusters):
+            raise ConsoleError(errors[0] if len(errors) == 1 else " ".join(errors))
+        return sorted(out, key=lambda r: (r.ref.cluster, r.ref.namespace, r.ref.name))
+
+    # --- watch --------------------------------------------------------------------------
+
+    def watch(self, stop: threading.Event) -> Iterator[StreamEvent]:
+        q: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        watchers: list[Any] = []
+        threads = [
+            threading.Thread(
+                target=self._watch_loop,
+                args=(c, rt, q, stop, watchers),
+                name=f"watch-{c.name}-{rt.key}",
+                daemon=True,
+            )
+            for c in self.clusters.values()
+            for rt in self._types
+        ]
+        for t in threads:
+            t.start()
+        try:
+            yield from self._consume(q, stop, len(threads))
+        finally:
+            stop.set()
+            for w in list(watchers):
+                # stop() shuts the socket down: blocked reads return at once.
+                with contextlib.suppress(Exception):
+                    w.stop()
+
+    def _consume(
+        self, q: queue.Queue[tuple[Any, ...]], stop: threading.Event, n_threads: int
+    ) -> Iterator[StreamEvent]:
+        # First snapshot: wait until every (cluster, type) listed once or failed.
+        pending = {(c.name, rt) for c in self.clusters.values() for rt in self._types}
+        deadline = time.monotonic() + FIRST_SNAPSHOT_WAIT_S
+        early: list[tuple[Any, ...]] = []
+        while pending and not stop.is_set() and time.monotonic() < deadline:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            early.append(item)
+            if item[0] in ("relist", "down", "missing"):
+                pending.discard((item[1], item[2]))
+        states: list[StreamEvent] = []
+        for item in early:
+            self._apply(item, dirty=defaultdict(set), relisted=set(), states=states)
+        snapshot: list[Rollout] = []
+        for c in self.clusters.values():
+            self._prefetch_access(c)
+            c.shown = self._compute(c, None)
+            snapshot.extend(c.shown.values())
+        yield Snapshot(tuple(sorted(snapshot, key=lambda r: r.ref.key)))
+        yield from states
+
+        while not stop.is_set():
+            try:
+                first = q.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            batch = [first]
+            # Coalesce a burst (the controller touches Rollout, ReplicaSets and Pods
+            # together): one recompute per namespace instead of one per event.
+            time.sleep(0.02)
+            while True:
+                try:
+                    batch.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            dirty: dict[str, set[str]] = defaultdict(set)
+            relisted: set[str] = set()
+            states = []
+            for item in batch:
+                self._apply(item, dirty, relisted, states)
+            yield from states
+            for name in relisted:
+                c = self.clusters[name]
+                self._prefetch_access(c)
+                c.shown = self._compute(c, None)
+                yield Snapshot(
+                    tuple(sorted(c.shown.values(), key=lambda r: r.ref.key)), cluster=name
+                )
+            for name, namespaces in dirty.items():
+                if name in relisted:
+                    continue
+                yield from self._recompute(self.clusters[name], namespaces)
+
+    def _recompute(self, c: _Cluster, namespaces: set[str]) -> Iterator[StreamEvent]:
+        fresh = self._compute(c, namespaces)
+        for key, old in list(c.shown.items()):
+            if key[0] in namespaces and key not in fresh:
+                del c.shown[key]
+                yield Removed(old.ref)
+        for key, new in fresh.items():
+            if c.shown.get(key) != new:
+                c.shown[key] = new
+                yield Upserted(new)
+
+    def _apply(
+        self,
+        item: tuple[Any, ...],
+        dirty: dict[str, set[str]],
+        relisted: set[str],
+        states: builtins.list[StreamEvent],
+    ) -> None:
+        kind, name, rt = item[0], item[1], item[2]
+        c = self.clusters[name]
+        was_down = bool(c.down)
+        if kind == "relist":
+            c.store[rt] = {meta(o): o for o in item[3]}
+            c.down.pop(rt, None)
+            c.missing.discard(rt)
+            relisted.add(name)
+        elif kind == "missing":
+            c.store[rt] = {}
+            c.down.pop(rt, None)
+            c.missing.add(rt)
+        elif kind == "event":
+            etype, obj = item[3], item[4]
+            key = meta(obj)
+            if etype == "DELETED":
+                c.store[rt].pop(key, None)
+            else:
+                c.store[rt][key] = obj
+            dirty[name].add(key[0])
+        elif kind == "down":
+            c.down.setdefault(rt, (time.time(), item[3]))
+        elif kind == "up":
+            c.down.pop(rt, None)
+        if c.down and not was_down:
+            since, message = min(c.down.values())
+            states.append(ConnectionState(False, message, since, cluster=name))
+        elif was_down and not c.down:
+            states.append(ConnectionState(True, "reconnected", time.time(), cluster=name))
+
+    def _watch_loop(
+        self,
+        c: _Cluster,
+        rt: ResourceType,
+        q: queue.Queue[tuple[Any, ...]],
+        stop: threading.Event,
+        watchers: builtins.list[Any],
+    ) -> None:
+        backoff = BACKOFF_START_S
+        rv = ""
+        while not stop.is_set():
+            try:
+                if not rv:
+                    items, rv = c.client.list_with_version(rt, c.scope)
+                    q.put(("relist", c.name, rt, items))
+                for event in c.client.watch_events(
+                    rt, c.scope, rv, WATCH_TIMEOUT_S, on_open=watchers.append
+                ):
+                    if stop.is_set():
+                        return
+                    backoff = BACKOFF_START_S
+                    etype = event.get("type")
+                    obj = event.get("object") or {}
+                    new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if new_rv:
+                        rv = str(new_rv)
+                    if etype in ("ADDED", "MODIFIED", "DELETED"):
+                        q.put(("event", c.name, rt, etype, obj))
+                backoff = BACKOFF_START_S  # a normal server-side timeout: just rewatch
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                status = getattr(exc, "status", None)
+                if status == 410:
+                    rv = ""  # expired: relist, then watch from the new version
+                    continue
+                if status == 404 and rt.optional:
+                    rv = ""
+                    q.put(("missing", c.name, rt))
+                    stop.wait(OPTIONAL_RETRY_S)
+                    continue
+                message = describe_error(
+                    exc, what=f"watch {rt.key}", cluster=c.name, user=c.config.user
+                )
+                q.put(("down", c.name, rt, message))
+                # Relist on reconnect: the successful list is the proof the cluster is
+                # back, and the Snapshot replaces data that went stale meanwhile.
+                rv = ""
+                stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    # --- actions --------------------------------------------------------------------
+
+    def _find(self, c: _Cluster, ref: RolloutRef) -> tuple[Provider, Obj]:
+        """The provider and fresh object behind `ref` (the first provider that has it)."""
+        first: Exception | None = None
+        for provider in self.providers:
+            try:
+                return provider, c.client.get(provider.resource, ref.namespace, ref.name)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404:
+                    # Report the first (Argo) miss: "rollouts ... not found" reads best.
+                    first = first or exc
+                    continue
+                raise
+        assert first is not None
+        raise first
+
+    def rollout_of(self, c: _Cluster, provider: Provider, obj: Obj) -> Rollout | None:
+        ns, name = meta(obj)
+        related = {rt: c.client.list(rt, ns, rt.label_selector) for rt in provider.related}
+        rollouts = provider.to_rollouts([obj], related, c.name)
+        for r in rollouts:
+            if r.ref.name == name:
+                return self._with_access(c, provider, r)
+        return None
+
+    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+        refuse_if_read_only(self, ref, action)
+        c = self.clusters.get(ref.cluster)
+        if c is None:
+            raise ActionError(ref, action, f"Unknown cluster {ref.cluster!r}.")
+        what = f"{action.value} {ref.short}"
+        obj: Obj | None = None
+        provider: Provider | None = None
+        try:
+            provider, obj = self._find(c, ref)
+            rollout = self.rollout_of(c, provider, obj)
+            if rollout is None:
+                raise ActionUnavailable(
+                    ref, action, f"{ref.short} is not a canary the console can drive."
+                )
+            check_available(rollout, action)
+            result = provider.act(c.client, rollout, obj, action)
+        except ActionError as exc:
+            self._audit(
+                c,
+                ref,
+                action,
+                provider,
+                "refused" if isinstance(exc, ActionUnavailable) else "error",
+                str(exc),
+            )
+            if obj is not None and not isinstance(exc, ActionUnavailable):
+                EventCreator(c.client).record(obj, action, "", "", failed=str(exc))
+            raise
+        except Exception as exc:
+            err = action_error(exc, ref, action, what=what, user=c.config.user)
+            self._audit(c, ref, action, provider, "error", str(err))
+            if obj is not None and getattr(exc, "status", None) not in (403, 404):
+                EventCreator(c.client).record(obj, action, "", "", failed=str(err))
+            raise err from None
+        note = EventCreator(c.client).record(obj, action, result.before, result.after)
+        self._audit(c, ref, action, provider, "ok", result.message, result.before, result.after)
+        if note:
+            result = replace(result, message=f"{result.message} (event not recorded: {note})")
+        return result
+
+    def _audit(
+        self,
+        c: _Cluster,
+        ref: RolloutRef,
+        action: Action,
+        provider: Provider | None,
+        result: str,
+        message: str,
+        before: str = "",
+        after: str = "",
+    ) -> None:
+        try:
+            audit.append(
+                audit.AuditRecord(
+                    who=c.config.user,
+                    cluster=ref.cluster,
+                    namespace=ref.namespace,
+                    name=ref.name,
+                    action=action.value,
+                    result=result,
+                    before=before,
+                    after=after,
+                    message=message,
+                    provider=str(provider.kind) if provider else "",
+                )
+            )
+        except OSError as exc:  # a read-only home must not block an incident action
+            log.warning("audit log not written: %s", exc)

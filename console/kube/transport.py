@@ -1,0 +1,457 @@
+"""A small HTTPS transport and kubeconfig reader for the Kubernetes API, on the stdlib.
+
+Why not the `kubernetes` package: importing it costs about a second (it loads
+every generated model and several auth libraries), which alone would make
+`rollout-console get` several times slower than `kubectl get`, and delay the
+TUI's first list. The console needs a handful of REST calls (list, watch, get,
+patch, create, SelfSubjectAccessReview) with the kubeconfig's credentials;
+this module does exactly that and imports in milliseconds.
+
+Supported kubeconfig credentials: client certificates (file or data), bearer
+tokens (token or tokenFile), basic auth, and exec credential plugins
+(client.authentication.k8s.io, cached until expiry). Legacy `auth-provider`
+entries are refused with a clear sentence. In-cluster service-account config
+is supported too.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from console.kube.errors import redact
+from console.model import ConsoleError
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class ApiError(Exception):
+    """A non-2xx answer. `.status`, `.reason`, `.body` as kubernetes' ApiException has them."""
+
+    def __init__(self, status: int, reason: str, body: str = "") -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+    @property
+    def message(self) -> str:
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return self.reason
+        return str(data.get("message") or self.reason) if isinstance(data, dict) else self.reason
+
+
+# --- kubeconfig ---------------------------------------------------------------------------
+
+
+@dataclass
+class Credentials:
+    server: str
+    ca_file: str = ""
+    ca_data: bytes = b""
+    insecure: bool = False
+    tls_server_name: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    cert_data: bytes = b""
+    key_data: bytes = b""
+    token: str = ""
+    token_file: str = ""
+    username: str = ""
+    password: str = ""
+    exec_config: Mapping[str, Any] | None = None
+    base_dir: str = ""
+    _exec_cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bearer(self) -> str:
+        if self.token:
+            return self.token
+        if self.token_file:
+            # Re-read each time: projected service-account tokens rotate.
+            with open(self.token_file, encoding="utf-8") as f:
+                return f.read().strip()
+        if self.exec_config is not None:
+            return str(self._exec().get("token") or "")
+        return ""
+
+    def _exec(self) -> dict[str, Any]:
+        with self._lock:
+            cached = self._exec_cache.get("status")
+            expiry = self._exec_cache.get("expiry", 0.0)
+            if cached is not None and (not expiry or expiry - 30 > time.time()):
+                return dict(cached)
+            cfg = self.exec_config or {}
+            command = str(cfg.get("command") or "")
+            if not command:
+                raise ConsoleError("The kubeconfig exec plugin has no command.")
+            env = dict(os.environ)
+            for item in cfg.get("env") or []:
+                env[str(item.get("name"))] = str(item.get("value"))
+            api_version = cfg.get("apiVersion") or "client.authentication.k8s.io/v1"
+            env["KUBERNETES_EXEC_INFO"] = json.dumps(
+                {
+                    "apiVersion": api_version,
+                    "kind": "ExecCredential",
+                    "spec": {"interactive": False},
+                }
+            )
+            try:
+                done = subprocess.run(
+                    [command, *[str(a) for a in cfg.get("args") or []]],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    cwd=self.base_dir or None,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ConsoleError(
+                    f"The kubeconfig exec plugin {command!r} failed: {exc}."
+                ) from None
+            if done.returncode != 0:
+                raise ConsoleError(
+                    f"The kubeconfig exec plugin {command!r} exited {done.returncode}: "
+                    f"{redact(done.stderr.strip()[:200])}."
+                )
+            try:
+                status = json.loads(done.stdout).get("status") or {}
+            except ValueError:
+                raise ConsoleError(
+                    f"The kubeconfig exec plugin {command!r} printed no ExecCredential."
+                ) from None
+            expiry_ts = 0.0
+            if status.get("expirationTimestamp"):
+                try:
+                    expiry_ts = datetime.fromisoformat(
+                        str(status["expirationTimestamp"]).replace("Z", "+00:00")
+                    ).timestamp()
+                except ValueError:
+                    expiry_ts = 0.0
+            self._exec_cache["status"] = status
+            self._exec_cache["expiry"] = expiry_ts
+            return dict(status)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.insecure:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif self.ca_data:
+            ctx = ssl.create_default_context(cadata=self.ca_data.decode("ascii", "replace"))
+        elif self.ca_file:
+            ctx = ssl.create_default_context(cafile=self.ca_file)
+        else:
+            ctx = ssl.create_default_context()
+        cert_data, key_data = self.cert_data, self.key_data
+        if self.exec_config is not None and not (cert_data or self.cert_file):
+            status = self._exec()
+            if status.get("clientCertificateData"):
+                cert_data = str(status["clientCertificateData"]).encode()
+                key_data = str(status.get("clientKeyData") or "").encode()
+        if self.cert_file or cert_data:
+            if cert_data:
+                # load_cert_chain takes only paths: a private temp dir, removed at once.
+                with tempfile.TemporaryDirectory(prefix="rollout-console-") as tmp:
+                    cert_path = os.path.join(tmp, "cert.pem")
+                    key_path = os.path.join(tmp, "key.pem")
+                    for path, data in ((cert_path, cert_data), (key_path, key_data)):
+                        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                        with os.fdopen(fd, "wb") as f:
+                            f.write(data)
+                    ctx.load_cert_chain(cert_path, key_path if key_data else None)
+            else:
+                ctx.load_cert_chain(self.cert_file, self.key_file or None)
+        return ctx
+
+
+def _b64(value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value))
+    except (ValueError, TypeError):
+        raise ConsoleError("The kubeconfig holds invalid base64 certificate data.") from None
+
+
+def _abs(path: Any, base: str) -> str:
+    text = os.path.expanduser(str(path or ""))
+    return text if not text or os.path.isabs(text) else os.path.join(base, text)
+
+
+@dataclass
+class Context:
+    name: str
+    credentials: Credentials
+    namespace: str
+    user: str
+
+
+def _load_files(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    import yaml
+
+    out: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = yaml.safe_load(f) or {}
+        except OSError as exc:
+            raise ConsoleError(f"Cannot read kubeconfig {path}: {exc.strerror}.") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConsoleError(f"Cannot read kubeconfig {path}: invalid YAML{where}.") from None
+        if not isinstance(data, dict):
+            raise ConsoleError(f"Cannot read kubeconfig {path}: it is not a kubeconfig mapping.")
+        out.append((path, data))
+    return out
+
+
+class KubeConfig:
+    """The merged kubeconfig(s), kubectl's rules: the first file to define a name wins."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        files = _load_files(paths)
+        if not files:
+            raise ConsoleError(
+                f"No kubeconfig at {os.pathsep.join(paths)}: pass --kubeconfig, set KUBECONFIG, "
+                "or use --demo."
+            )
+        self.current = ""
+        self.contexts: dict[str, tuple[dict[str, Any], str]] = {}
+        self.clusters: dict[str, tuple[dict[str, Any], str]] = {}
+        self.users: dict[str, tuple[dict[str, Any], str]] = {}
+        for path, data in files:
+            base = os.path.dirname(os.path.abspath(path))
+            if not self.current and data.get("current-context"):
+                self.current = str(data["current-context"])
+            for key, target, inner in (
+                ("contexts", self.contexts, "context"),
+                ("clusters", self.clusters, "cluster"),
+                ("users", self.users, "user"),
+            ):
+                for item in data.get(key) or []:
+                    if isinstance(item, dict) and item.get("name") not in target:
+                        target[str(item.get("name"))] = (item.get(inner) or {}, base)
+
+    def context(self, name: str) -> Context:
+        where = os.pathsep.join(self.paths)
+        if name not in self.contexts:
+            known = ", ".join(sorted(self.contexts)) or "none"
+            raise ConsoleError(f"Unknown context {name!r} in {where} (known: {known}).")
+        ctx, _ = self.contexts[name]
+        cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
+        if cluster_name not in self.clusters:
+            raise ConsoleError(f"Context {name!r} names cluster {cluster_name!r}, not in {where}.")
+        cluster, cbase = self.clusters[cluster_name]
+        user, ubase = self.users.get(user_name, ({}, ""))
+        server = str(cluster.get("server") or "")
+        if not server.startswith(("https://", "http://")):
+            raise ConsoleError(f"Cluster {cluster_name!r} of {where} has no https server address.")
+        if user.get("auth-provider"):
+            provider = (user.get("auth-provider") or {}).get("name", "?")
+            raise ConsoleError(
+                f"User {user_name!r} uses the legacy auth-provider {provider!r}, which the console "
+                "does not support; use an exec credential plugin."
+            )
+        creds = Credentials(
+            server=server.rstrip("/"),
+            ca_file=_abs(cluster.get("certificate-authority"), cbase),
+            ca_data=_b64(cluster["certificate-authority-data"])
+            if cluster.get("certificate-authority-data")
+            else b"",
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+            tls_server_name=str(cluster.get("tls-server-name") or ""),
+            cert_file=_abs(user.get("client-certificate"), ubase),
+            key_file=_abs(user.get("client-key"), ubase),
+            cert_data=_b64(user["client-certificate-data"])
+            if user.get("client-certificate-data")
+            else b"",
+            key_data=_b64(user["client-key-data"]) if user.get("client-key-data") else b"",
+            token=str(user.get("token") or ""),
+            token_file=_abs(user.get("tokenFile"), ubase),
+            username=str(user.get("username") or ""),
+            password=str(user.get("password") or ""),
+            exec_config=user.get("exec") if isinstance(user.get("exec"), dict) else None,
+            base_dir=ubase,
+        )
+        return Context(name, creds, str(ctx.get("namespace") or "default"), user_name)
+
+
+def in_cluster_context() -> Context:
+    host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    token_file = os.path.join(SA_DIR, "token")
+    if not host or not os.path.exists(token_file):
+        raise ConsoleError("In-cluster configuration failed: no service account token mounted.")
+    namespace = "default"
+    try:
+        with open(os.path.join(SA_DIR, "namespace"), encoding="utf-8") as f:
+            namespace = f.read().strip() or "default"
+    except OSError:
+        pass
+    if ":" in host:
+        host = f"[{host}]"
+    creds = Credentials(
+        server=f"https://{host}:{port}",
+        ca_file=os.path.join(SA_DIR, "ca.crt"),
+        token_file=token_file,
+    )
+    return Context("in-cluster", creds, namespace, f"serviceaccount in {namespace}")
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+class WatchHandle:
+    """Lets another thread end a blocked watch read at once (on shutdown)."""
+
+    def __init__(self, conn: http.client.HTTPConnection) -> None:
+        self.conn = conn
+
+    def stop(self) -> None:
+        sock = self.conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class Transport:
+    """HTTPS requests to one API server; one kept-alive connection per thread."""
+
+    def __init__(self, creds: Credentials, timeout: float = 30.0) -> None:
+        self.creds = creds
+        self.timeout = timeout
+        parts = urlsplit(creds.server)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/")
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_lock = threading.Lock()
+        self._local = threading.local()
+
+    def _context(self) -> ssl.SSLContext:
+        with self._ssl_lock:
+            if self._ssl is None:
+                try:
+                    self._ssl = self.creds.ssl_context()
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConsoleError(
+                        f"Cannot load the TLS files of the kubeconfig: {redact(str(exc))}."
+                    ) from None
+            return self._ssl
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=self._context()
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "rollout-console"}
+        token = self.creds.bearer()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif self.creds.username:
+            raw = f"{self.creds.username}:{self.creds.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def url(self, path: str, query: Sequence[tuple[str, str]] = ()) -> str:
+        full = self.prefix + quote(path, safe="/:@")
+        return full + ("?" + urlencode(list(query)) if query else "")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """JSON in, JSON out; raises ApiError for non-2xx, OSError for network trouble."""
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None and content_type is None:
+            content_type = "application/json"
+        headers = self._headers(content_type)
+        url = self.url(path, query)
+        for attempt in (0, 1):
+            conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+            fresh = conn is None
+            if conn is None:
+                conn = self._connect(timeout or self.timeout)
+                self._local.conn = conn
+            conn.timeout = timeout or self.timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
+            try:
+                conn.request(method, url, body=data, headers=headers)
+                resp = conn.getresponse()
+                payload = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A kept-alive connection the server closed: retry once on a new one.
+                conn.close()
+                self._local.conn = None
+                if fresh or attempt:
+                    raise
+                continue
+            except BaseException:
+                conn.close()
+                self._local.conn = None
+                raise
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                self._local.conn = None
+            if not 200 <= resp.status <= 299:
+                raise ApiError(resp.status, resp.reason, payload.decode("utf-8", "replace"))
+            return json.loads(payload) if payload else None
+        raise AssertionError("unreachable")
+
+    def stream(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        read_timeout: float,
+        on_open: Callable[[WatchHandle], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """A watch: one JSON event per line, on a dedicated connection."""
+        conn = self._connect(read_timeout)
+        if on_open is not None:
+            on_open(WatchHandle(conn))
+        try:
+            conn.request("GET", self.url(path, query), headers=self._headers(None))
+            resp = conn.getresponse()
+            if not 200 <= resp.status <= 299:
+                raise ApiError(resp.status, resp.reason, resp.read().decode("utf-8", "replace"))
+            while True:
+                line = resp.readline()
+                if not line:
+                    return
+                line = line.strip()
+                if line:
+                    yield json.loads(line)
+        finally:
+            conn.close()

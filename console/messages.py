@@ -1,0 +1,27 @@
+"""Typed messages that workers post to the app; workers never touch widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from console.model import Action, ActionResult, RolloutMetrics, RolloutRef, StreamEvent
+
+
+@dataclass
+class StreamReceived(Message):
+    events: list[StreamEvent]
+
+
+@dataclass
+class MetricsFetched(Message):
+    metrics: dict[str, RolloutMetrics]
+
+
+@dataclass
+class ActionFinished(Message):
+    ref: RolloutRef
+    action: Action
+    result: ActionResult | None
+    error: str = ""  # one sentence when result is None

@@ -1,0 +1,730 @@
+"""The Prometheus metrics source (also Thanos and Mimir: same HTTP API).
+
+Per refresh it sends a fixed set of queries whatever the number of rollouts
+(see profiles.py): three for requests (rate, 5xx rate, latency buckets) and
+two for GPUs (utilisation, memory), each grouped on the server by the labels
+that identify namespace/service/workload/version or namespace/pod, over the
+namespaces of all the rollouts at once. The answers are split on the client
+into per-rollout, per-version series. Range data is fetched incrementally
+(cache.py). Source trouble never raises out of fetch(): each RolloutMetrics
+says OK, NO_DATA or UNAVAILABLE, keeps the last good series and the time
+they were taken.
+
+Two HTTP clients, each where it fits:
+
+* prometheus-api-client (``PrometheusConnect.custom_query`` /
+  ``custom_query_range``) for the start-up check, the headless command's
+  instant queries and sequential refreshes (``max_concurrency: 1``).
+* httpx for a refresh's range queries, fired concurrently: the five queries
+  of a refresh are independent, so running them in parallel makes a refresh
+  cost about its slowest query instead of the sum (measured in
+  tests/bench/bench_metrics.py). ``httpx.Client`` is documented thread-safe
+  with a shared keep-alive pool; the ``requests.Session`` inside
+  PrometheusConnect is not documented thread-safe, so it is not shared
+  across the worker threads. httpx also reads the status endpoints
+  (buildinfo, config) that prometheus-api-client does not wrap.
+
+Both libraries are imported lazily: the demo and ``get`` never load them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from console.metrics.cache import Plan, RangeCache, align
+from console.metrics.config import DEFAULT_SCRAPE_INTERVAL_S, PrometheusConfig, parse_duration
+from console.metrics.profiles import (
+    GpuProfile,
+    LabelKey,
+    PodMatcher,
+    QuerySpec,
+    RequestsMatcher,
+    RequestsProfile,
+    bucket_quantile,
+    gpu_queries,
+    label_key,
+    requests_queries,
+)
+from console.model import (
+    ConsoleError,
+    Metric,
+    MetricsState,
+    Role,
+    Rollout,
+    RolloutMetrics,
+    Series,
+    VersionMetrics,
+)
+
+Result = list[tuple[LabelKey, list[tuple[float, float]]]]
+
+
+class QueryError(Exception):
+    """A query failed. `reason` is one redacted phrase: 'connection refused to URL'."""
+
+    def __init__(self, reason: str, transient: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        #: False for what retrying will not fix: credentials, TLS, wrong URL, bad query.
+        self.transient = transient
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+def _value(raw: Any) -> float:
+    return float(raw)  # "NaN", "+Inf" parse too; the caller drops them
+
+
+def parse_result(data: Any, *, expect: str) -> Result:
+    """`data` of a /query or /query_range answer -> [(labels, [(t, v)])]; NaN/Inf dropped."""
+    if not isinstance(data, list):
+        raise ValueError("result is not a list")
+    out: Result = []
+    for item in data:
+        metric = item["metric"]
+        if not isinstance(metric, dict):
+            raise ValueError("metric is not a mapping")
+        pairs = item["values"] if expect == "matrix" else [item["value"]]
+        points = []
+        for t, v in pairs:
+            value = _value(v)
+            if math.isfinite(value):
+                points.append((float(t), value))
+        out.append((label_key({str(k): str(v) for k, v in metric.items()}), points))
+    return out
+
+
+def _http_reason(status: int, body: bytes, url: str) -> QueryError:
+    detail = ""
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict) and payload.get("error"):
+            detail = f": {str(payload['error'])[:200]}"
+    except ValueError:
+        pass
+    if status in (401, 403):
+        return QueryError(f"{url} refused the credentials (HTTP {status})", transient=False)
+    if status == 404:
+        return QueryError(
+            f"{url} has no Prometheus API at /api/v1 (HTTP 404); check the URL and path prefix",
+            transient=False,
+        )
+    if status in (400, 422):
+        return QueryError(f"{url} rejected a query (HTTP {status}){detail}", transient=False)
+    return QueryError(f"{url} answered HTTP {status}{detail}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+        # requests wraps urllib3 errors in args rather than the chain
+    for e in list(seen):
+        for arg in getattr(e, "args", ()):
+            if isinstance(arg, BaseException) and arg not in seen:
+                seen.extend(_chain(arg))
+            reason = getattr(arg, "reason", None)
+            if isinstance(reason, BaseException) and reason not in seen:
+                seen.extend(_chain(reason))
+    return seen
+
+
+_TIMEOUTS = frozenset(
+    {"ReadTimeout", "ConnectTimeout", "Timeout", "TimeoutException", "PoolTimeout",
+     "WriteTimeout", "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError"}
+)  # fmt: skip
+_DISCONNECTS = frozenset(
+    {"RemoteDisconnected", "ProtocolError", "RemoteProtocolError", "ChunkedEncodingError",
+     "ConnectionResetError", "BadStatusLine"}
+)  # fmt: skip
+
+
+def describe_exception(exc: BaseException, url: str, timeout_s: float) -> QueryError:
+    """One phrase for a transport failure of either HTTP library."""
+    chain = _chain(exc)
+    text = " ".join(str(e) for e in chain)
+    names = {type(e).__name__ for e in chain}
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
+        return QueryError(f"connection refused to {url}")
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return QueryError(
+            f"TLS verification failed for {url} (set ca_file, or insecure_skip_verify explicitly)",
+            transient=False,
+        )
+    if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in text:
+        return QueryError(f"cannot resolve the host of {url}")
+    if names & _TIMEOUTS:
+        return QueryError(f"no answer from {url} within {timeout_s:g}s")
+    if names & _DISCONNECTS:
+        return QueryError(f"{url} closed the connection mid-answer")
+    if any(isinstance(e, ValueError | KeyError | TypeError) for e in chain):
+        return QueryError(f"malformed answer from {url} (not Prometheus API JSON)")
+    return QueryError(f"cannot reach {url} ({type(exc).__name__})")
+
+
+# --- transport --------------------------------------------------------------------------
+
+
+@dataclass
+class QueryLog:
+    """Counts what was sent: the tests and the benchmark read it."""
+
+    sent: int = 0
+    points: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, points: int) -> None:
+        with self.lock:
+            self.sent += 1
+            self.points += points
+
+
+class PromTransport:
+    """HTTP to one Prometheus-compatible endpoint, with the configured auth and TLS."""
+
+    def __init__(self, config: PrometheusConfig) -> None:
+        self.config = config
+        self.url = config.url
+        self.log = QueryLog()
+        self._local = threading.local()  # one PrometheusConnect per thread
+        self._httpx: Any = None
+        self._httpx_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> QueryError:
+        if isinstance(exc, QueryError):
+            return QueryError(self.config.redact(exc.reason), exc.transient)
+        err = describe_exception(exc, self.url, self.config.timeout_s)
+        return QueryError(self.config.redact(err.reason), err.transient)
+
+    def _verify(self) -> bool | str:
+        if self.config.insecure_skip_verify:
+            return False
+        return self.config.ca_file or True
+
+    def _connect(self) -> Any:
+        pc = getattr(self._local, "pc", None)
+        if pc is None:
+            import requests
+            from prometheus_api_client import PrometheusConnect
+            from urllib3.util.retry import Retry
+
+            session = requests.Session()
+            session.verify = self._verify()
+            session.hooks["response"].append(self._remember)
+            pc = PrometheusConnect(
+                url=self.url,
+                headers=None,
+                session=session,
+                # Fail fast: the next refresh is the retry, and a slow retry
+                # loop would hold the UI's worker for many seconds.
+                retry=Retry(total=0, raise_on_status=False),
+                auth=self.config.basic_auth(),
+                timeout=self.config.timeout_s,
+            )
+            self._local.pc = pc
+        pc.headers = self.config.request_headers()  # re-read: token files rotate
+        return pc
+
+    def _remember(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        self._local.response = response
+
+    def _client(self) -> Any:
+        with self._httpx_lock:
+            if self._httpx is None:
+                import httpx
+
+                verify: Any = self._verify()
+                if isinstance(verify, str):
+                    verify = ssl.create_default_context(cafile=verify)
+                auth = self.config.basic_auth()
+                self._httpx = httpx.Client(
+                    base_url=self.url,
+                    verify=verify,
+                    auth=httpx.BasicAuth(*auth) if auth else None,
+                    timeout=self.config.timeout_s,
+                    limits=httpx.Limits(max_connections=max(1, self.config.max_concurrency)),
+                )
+            return self._httpx
+
+    def close(self) -> None:
+        if self._httpx is not None:
+            self._httpx.close()
+            self._httpx = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # -- prometheus-api-client path ---------------------------------------------------------
+
+    def _via_api_client(self, call: Callable[[Any], Any]) -> Any:
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        self._local.response = None
+        try:
+            return call(self._connect())
+        except PrometheusApiClientException as exc:
+            response = getattr(self._local, "response", None)
+            if response is not None:
+                raise self._error(
+                    _http_reason(response.status_code, response.content, self.url)
+                ) from None
+            raise self._error(exc) from None
+        except ConsoleError:
+            raise
+        except Exception as exc:  # requests' and JSON errors: one phrase, no traceback
+            raise self._error(exc) from None
+
+    def instant(self, promql: str, at: float | None = None) -> Result:
+        params = {"time": f"{at:.3f}"} if at is not None else None
+        data = self._via_api_client(lambda pc: pc.custom_query(promql, params=params))
+        try:
+            out = parse_result(data, expect="vector")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._error(exc) from None
+        self.log.add(len(out))
+        return out
+
+    def range(self, promql: str, plan: Plan) -> Result:
+        data = self._via_api_client(
+            lambda pc: pc.custom_query_range(
+                promql,
+                start_time=datetime.fromtimestamp(plan.start, UTC),
+                end_time=datetime.fromtimestamp(plan.end, UTC),
+                step=f"{plan.step:g}",
+            )
+        )
+        try:
+            out = parse_result(data, expect="matrix")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._error(exc) from None
+        self.log.add(sum(len(p) for _, p in out))
+        return out
+
+    # -- httpx path ---------------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        try:
+            response = self._client().get(
+                path, params=params, headers=self.config.request_headers()
+            )
+        except ConsoleError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from None
+        if response.status_code != 200:
+            raise self._error(_http_reason(response.status_code, response.content, self.url))
+        try:
+            payload = response.json()
+            if payload.get("status") != "success":
+                raise ValueError("status is not success")
+            return payload["data"]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise self._error(exc) from None
+
+    def range_httpx(self, promql: str, plan: Plan) -> Result:
+        data = self._get(
+            "/api/v1/query_range",
+            {
+                "query": promql,
+                "start": f"{plan.start:.3f}",
+                "end": f"{plan.end:.3f}",
+                "step": f"{plan.step:g}",
+            },
+        )
+        try:
+            out = parse_result(data.get("result"), expect="matrix")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise self._error(exc) from None
+        self.log.add(sum(len(p) for _, p in out))
+        return out
+
+    def range_many(self, jobs: Sequence[tuple[str, Plan]]) -> list[Result | QueryError]:
+        """Run range queries: concurrently over httpx, or one by one over the api client."""
+
+        def one(job: tuple[str, Plan]) -> Result | QueryError:
+            try:
+                if self.config.max_concurrency > 1:
+                    return self.range_httpx(*job)
+                return self.range(*job)
+            except QueryError as exc:
+                return exc
+
+        if self.config.max_concurrency <= 1 or len(jobs) <= 1:
+            return [one(j) for j in jobs]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.config.max_concurrency, thread_name_prefix="prom-query"
+            )
+        return list(self._pool.map(one, jobs))
+
+    def status(self, what: str) -> Any:
+        """/api/v1/status/<what> (buildinfo, config); QueryError when not served."""
+        return self._get(f"/api/v1/status/{what}")
+
+
+# --- the source ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    queries: int
+    seconds: float
+    points: int
+    incremental: bool
+    cached: bool = False  # answered from the cache: faster than the refresh interval
+
+
+_PER_VERSION = dict[str, Any]
+
+
+class PrometheusSource:
+    """MetricsSource over a Prometheus-compatible HTTP API."""
+
+    def __init__(
+        self,
+        config: PrometheusConfig,
+        transport: PromTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.transport = transport or PromTransport(config)
+        self.clock = clock
+        self.requests_profile: RequestsProfile = config.requests_profile
+        self.gpu_profile: GpuProfile | None = config.gpu
+        self.cache = RangeCache()
+        self.scrape_interval_s = config.scrape_interval_s or DEFAULT_SCRAPE_INTERVAL_S
+        self.server_version = ""
+        self.startup_problem = ""  # a transient problem seen at start-up
+        self.check_error: QueryError | None = None
+        self.last_stats: RefreshStats | None = None
+        self._namespaces: set[str] = set()
+        self._lock = threading.Lock()
+        self._last_attempt = 0.0
+        self._last_key: tuple[float, float] | None = None
+        self._last_error: QueryError | None = None
+        self._good_at = 0.0  # when the last fully successful refresh finished
+        profiles = self.requests_profile.name + (
+            f"+{self.gpu_profile.name}" if self.gpu_profile else ""
+        )
+        self.description = f"prometheus {config.url} ({profiles})"
+
+    # -- settings derived from the server --------------------------------------------------
+
+    @property
+    def refresh_interval_s(self) -> float:
+        """Never faster than the scrape interval: new points only arrive that often."""
+        return max(self.config.refresh_s or 0.0, self.scrape_interval_s)
+
+    def rate_window_s(self, step_s: float) -> float:
+        if self.config.rate_window_s:
+            return self.config.rate_window_s
+        return max(60.0, 4 * self.scrape_interval_s, step_s)
+
+    def check(self) -> None:
+        """Start-up check. Raises ConsoleError (one sentence, redacted) on any problem.
+
+        A trivial query proves the URL, path prefix, credentials and TLS; then
+        buildinfo (for the header) and the scrape interval from
+        /api/v1/status/config are read if the server allows it (Thanos and
+        Mimir do not serve the config: the default or configured one is used).
+        """
+        self.check_error = None
+        try:
+            result = self.transport.instant("vector(1)")
+        except QueryError as exc:
+            self.check_error = exc
+            raise ConsoleError(f"Prometheus is not usable: {exc.reason}.") from None
+        if not result or not result[0][1] or result[0][1][0][1] != 1.0:
+            raise ConsoleError(
+                f"{self.config.url} does not answer like Prometheus (vector(1) gave {result!r})."
+            )
+        try:
+            info = self.transport.status("buildinfo")
+            self.server_version = str(info.get("version", ""))
+        except (QueryError, AttributeError):
+            pass
+        if self.config.scrape_interval_s is None:
+            self.scrape_interval_s = self._server_scrape_interval() or DEFAULT_SCRAPE_INTERVAL_S
+
+    def _server_scrape_interval(self) -> float | None:
+        try:
+            data = self.transport.status("config")
+            config = yaml.safe_load(data["yaml"]) or {}
+            global_ = config.get("global") or {}
+            # Prometheus' own default is 1m when the config says nothing.
+            return parse_duration(global_.get("scrape_interval", "1m"), "scrape_interval")
+        except (QueryError, ConsoleError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+            return None
+
+    # -- fetch -------------------------------------------------------------------------------
+
+    def _queries(
+        self, namespaces: set[str], rate_window_s: float, instant_window_s: float | None
+    ) -> list[QuerySpec]:
+        specs = requests_queries(self.requests_profile, namespaces, rate_window_s)
+        if self.gpu_profile is not None:
+            specs += gpu_queries(self.gpu_profile, namespaces, instant_window_s)
+        return specs
+
+    def fetch(
+        self,
+        rollouts: Sequence[Rollout],
+        window_s: float,
+        step_s: float,
+        *,
+        force: bool = False,
+    ) -> dict[str, RolloutMetrics]:
+        """Per-version series over the last `window_s`, one point per `step_s`.
+
+        Calls closer together than refresh_interval_s (with the same window,
+        step and namespaces) are answered from the cache without a query.
+        """
+        rollouts = list({r.ref.key: r for r in rollouts}.values())
+        if not rollouts:
+            return {}
+        with self._lock:
+            step = max(1.0, float(round(step_s)))
+            now = self.clock()
+            wanted_ns = {r.ref.namespace for r in rollouts}
+            key = (float(window_s), step)
+            fresh = (
+                not force
+                and self._last_key == key
+                and wanted_ns <= self._namespaces
+                and now - self._last_attempt < self.refresh_interval_s
+            )
+            if fresh:
+                self.last_stats = RefreshStats(0, 0.0, 0, True, cached=True)
+                return self._split(rollouts, self._specs_for(step), window_s)
+            # The namespace set only grows, so a UI that asks for one rollout,
+            # then for all, does not throw the cache away each time.
+            self._namespaces |= wanted_ns
+            specs = self._specs_for(step)
+            self.cache.forget(s.promql for s in specs)
+            end = align(now, step)
+            start = end - math.floor(window_s / step) * step
+            jobs = [(s.promql, self.cache.plan(s.promql, start, end, step)) for s in specs]
+            began = time.perf_counter()
+            points_before = self.transport.log.points
+            results = self.transport.range_many(jobs)
+            error: QueryError | None = None
+            for (promql, plan), result in zip(jobs, results, strict=True):
+                if isinstance(result, QueryError):
+                    error = error or result
+                else:
+                    self.cache.merge(promql, plan, result, window_start=start)
+            self.last_stats = RefreshStats(
+                queries=len(jobs),
+                seconds=time.perf_counter() - began,
+                points=self.transport.log.points - points_before,
+                incremental=all(plan.incremental for _, plan in jobs),
+            )
+            self._last_attempt = now
+            self._last_key = key
+            self._last_error = error
+            if error is None:
+                self._good_at = self.clock()
+            return self._split(rollouts, specs, window_s)
+
+    def _specs_for(self, step: float) -> list[QuerySpec]:
+        return self._queries(self._namespaces, self.rate_window_s(step), None)
+
+    def _split(
+        self, rollouts: Sequence[Rollout], specs: Sequence[QuerySpec], window_s: float
+    ) -> dict[str, RolloutMetrics]:
+        data = {s.key: self.cache.series(s.promql) for s in specs}
+        return build_metrics(
+            rollouts,
+            data,
+            self.requests_profile,
+            self.gpu_profile,
+            self.config.quantiles,
+            window_s=window_s,
+            taken_at=self._good_at,
+            error=self._last_error,
+        )
+
+    def fetch_latest(
+        self, rollouts: Sequence[Rollout], window_s: float
+    ) -> dict[str, RolloutMetrics]:
+        """One figure per metric and version over the last `window_s` (headless).
+
+        Instant queries through prometheus-api-client: rates and quantiles over
+        [window], GPU utilisation averaged over the window, GPU memory now.
+        """
+        rollouts = list({r.ref.key: r for r in rollouts}.values())
+        if not rollouts:
+            return {}
+        namespaces = {r.ref.namespace for r in rollouts}
+        specs = self._queries(namespaces, window_s, window_s)
+        at = self.clock()
+        data: dict[str, Mapping[LabelKey, dict[float, float]]] = {}
+        error: QueryError | None = None
+        began = time.perf_counter()
+        for spec in specs:
+            try:
+                result = self.transport.instant(spec.promql, at=at)
+            except QueryError as exc:
+                error = error or exc
+                continue
+            data[spec.key] = {k: dict(p) for k, p in result}
+        self.last_stats = RefreshStats(len(specs), time.perf_counter() - began, 0, False)
+        return build_metrics(
+            rollouts,
+            data,
+            self.requests_profile,
+            self.gpu_profile,
+            self.config.quantiles,
+            window_s=window_s,
+            taken_at=at if error is None else 0.0,
+            error=error,
+        )
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+# --- splitting answers into per-rollout, per-version series --------------------------------
+
+
+def _new_acc() -> _PER_VERSION:
+    return {
+        "rate": {},
+        "errors": {},
+        "buckets": {},
+        "gpu_util": {},
+        "gpu_memory": {},
+        "matched": False,
+    }
+
+
+def build_metrics(
+    rollouts: Sequence[Rollout],
+    data: Mapping[str, Mapping[LabelKey, Mapping[float, float]]],
+    profile: RequestsProfile,
+    gpu: GpuProfile | None,
+    quantiles: tuple[float, float],
+    *,
+    window_s: float,
+    taken_at: float,
+    error: QueryError | None,
+) -> dict[str, RolloutMetrics]:
+    """Client-side split: every series to the (rollout, version) pairs it belongs to."""
+    acc: dict[tuple[str, Role], _PER_VERSION] = {}
+    req = RequestsMatcher(profile, rollouts)
+    for key in ("rate", "errors", "buckets"):
+        for labels_key, points in data.get(key, {}).items():
+            labels = dict(labels_key)
+            for target in req.assign(labels):
+                a = acc.setdefault(target, _new_acc())
+                a["matched"] = True
+                if key == "buckets":
+                    le = _le(labels.get("le"))
+                    if le is None:
+                        continue
+                    for t, v in points.items():
+                        per_t = a["buckets"].setdefault(t, {})
+                        per_t[le] = per_t.get(le, 0.0) + v
+                else:
+                    for t, v in points.items():
+                        a[key][t] = a[key].get(t, 0.0) + v
+    if gpu is not None:
+        pods = PodMatcher(gpu, rollouts)
+        for key in ("gpu_util", "gpu_memory"):
+            for labels_key, points in data.get(key, {}).items():
+                for target in pods.assign(dict(labels_key)):
+                    a = acc.setdefault(target, _new_acc())
+                    a["matched"] = True
+                    for t, v in points.items():
+                        a[key].setdefault(t, []).append(v)
+
+    out: dict[str, RolloutMetrics] = {}
+    for r in rollouts:
+        roles = [Role.STABLE] + ([Role.CANARY] if r.canary is not None else [])
+        versions = {
+            role: _version_metrics(role, acc.get((r.ref.key, role)), profile, gpu, quantiles)
+            for role in roles
+        }
+        missing = [
+            role.value for role in roles if not acc.get((r.ref.key, role), {}).get("matched")
+        ]
+        if error is not None:
+            state, reason = MetricsState.UNAVAILABLE, error.reason
+        elif missing:
+            state = MetricsState.NO_DATA
+            reason = f"no series matched for {' and '.join(missing)}"
+        else:
+            state, reason = MetricsState.OK, ""
+        out[r.ref.key] = RolloutMetrics(
+            ref=r.ref,
+            stable=versions[Role.STABLE],
+            canary=versions.get(Role.CANARY),
+            state=state,
+            reason=reason,
+            taken_at=taken_at,
+            window_s=window_s,
+        )
+    return out
+
+
+def _le(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _series(points: Mapping[float, float]) -> Series:
+    return Series(tuple(sorted((t, v) for t, v in points.items() if math.isfinite(v))))
+
+
+def _version_metrics(
+    role: Role,
+    a: _PER_VERSION | None,
+    profile: RequestsProfile,
+    gpu: GpuProfile | None,
+    quantiles: tuple[float, float],
+) -> VersionMetrics:
+    if a is None:
+        return VersionMetrics(role)
+    series: dict[Metric, Series] = {}
+    rate: dict[float, float] = a["rate"]
+    errors: dict[float, float] = a["errors"]
+    if rate:
+        series[Metric.REQUEST_RATE] = _series(rate)
+        series[Metric.ERROR_PCT] = _series(
+            {t: 100.0 * errors.get(t, 0.0) / total for t, total in rate.items() if total > 0}
+        )
+    buckets: dict[float, dict[float, float]] = a["buckets"]
+    if buckets:
+        scale = profile.latency_scale_to_ms
+        for metric, q in zip((Metric.LATENCY_P50, Metric.LATENCY_P99), quantiles, strict=True):
+            series[metric] = _series({t: bucket_quantile(q, b) * scale for t, b in buckets.items()})
+    if gpu is not None:
+        if a["gpu_util"]:
+            series[Metric.GPU_UTIL] = _series(
+                {t: sum(vs) / len(vs) for t, vs in a["gpu_util"].items()}
+            )
+        if a["gpu_memory"]:
+            series[Metric.GPU_MEMORY] = _series(
+                {t: sum(vs) * gpu.memory_to_gib for t, vs in a["gpu_memory"].items()}
+            )
+    return VersionMetrics(role, {m: s for m, s in series.items() if s.points})

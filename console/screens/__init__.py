@@ -1,0 +1,1 @@
+"""Screens: the list, the detail view, confirmation and help."""

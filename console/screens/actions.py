@@ -1,0 +1,67 @@
+"""The action keys, shared by the list and detail screens.
+
+k9s model: in read-only mode the keys are not bound at all (not merely
+disabled), so nothing can reach the backend by a keypress and the footer
+does not offer them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.screen import Screen
+
+from console.model import Action, Rollout
+
+
+@dataclass(frozen=True)
+class ActionKey:
+    key: str
+    action: Action
+    description: str
+    key_display: str | None = None
+
+
+ACTION_KEYS: tuple[ActionKey, ...] = (
+    ActionKey("a", Action.ADVANCE, "Advance"),
+    ActionKey("A", Action.PROMOTE_FULL, "Promote", "A"),
+    ActionKey("p", Action.PAUSE, "Pause"),
+    ActionKey("r", Action.RESUME, "Resume"),
+    ActionKey("x", Action.ROLLBACK, "Rollback"),
+    ActionKey("R", Action.RETRY, "Retry", "R"),
+    ActionKey("u", Action.UNDO, "Undo"),
+)
+
+
+class ActionScreen(Screen[None]):
+    """A screen that acts on one rollout: the highlighted or the opened one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.app.read_only:  # type: ignore[attr-defined]
+            for key in ACTION_KEYS:
+                self._bindings.bind(
+                    key.key,
+                    f"act('{key.action.value}')",
+                    key.description,
+                    key_display=key.key_display,
+                )
+
+    def target(self) -> Rollout | None:
+        raise NotImplementedError
+
+    def action_act(self, action_name: str) -> None:
+        rollout = self.target()
+        if rollout is None:
+            self.notify("No rollout selected.", severity="warning")
+            return
+        self.app.request_action(rollout.ref, Action(action_name))  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hide keys the selected rollout cannot take (RBAC, provider limits);
+        # the detail view lists why.
+        if action == "act" and parameters:
+            rollout = self.target()
+            if rollout is not None and rollout.why_unavailable(Action(str(parameters[0]))):
+                return False
+        return True

@@ -1,0 +1,60 @@
+"""The `?` help screen: every key, generated from the same tables as the bindings."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from console.screens.actions import ACTION_KEYS
+
+NAVIGATION_KEYS = (
+    ("enter", "open the highlighted rollout"),
+    ("esc", "back / clear the filter"),
+    ("/", "filter the list (words match namespace, name, phase, version)"),
+    ("↑ ↓ j k", "move"),
+    ("ctrl+p", "command palette: actions and themes"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+CONFIRMED = {"A", "x", "u"}
+
+
+def help_text(read_only: bool) -> str:
+    lines = ["[b]Keys[/b]", ""]
+    for key, text in NAVIGATION_KEYS:
+        lines.append(f"  [b]{key:<8}[/b] {text}")
+    lines.append("")
+    if read_only:
+        lines.append("  Read-only: action keys are not bound, and the backend refuses actions.")
+    else:
+        for k in ACTION_KEYS:
+            note = " (asks: y confirms, any other key cancels)" if k.key in CONFIRMED else ""
+            lines.append(f"  [b]{k.key:<8}[/b] {k.action.label}{note}")
+    lines += ["", "Press any key to close."]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def __init__(self, read_only: bool) -> None:
+        super().__init__()
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(help_text(self.read_only))
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        self.dismiss()

@@ -1,0 +1,207 @@
+"""One rollout: traffic split, steps, per-version numbers and charts, change log."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Static
+
+from console.model import (
+    Metric,
+    MetricsState,
+    Rollout,
+    RolloutMetrics,
+    Series,
+    VersionInfo,
+    VersionMetrics,
+    format_duration,
+)
+from console.screens.actions import ActionScreen
+from console.screens.status_line import status_line
+from widgets.metric_summary import MetricSummary
+from widgets.step_timeline import StepTimeline
+from widgets.traffic_bar import TrafficBar
+from widgets.version_chart import VersionChartPair
+
+# (widget id, title, unit, metrics drawn, their labels)
+CHARTS: tuple[tuple[str, str, str, tuple[Metric, ...], tuple[str, ...]], ...] = (
+    ("latency", "latency", "ms", (Metric.LATENCY_P50, Metric.LATENCY_P99), ("p50", "p99")),
+    ("errors", "errors", "%", (Metric.ERROR_PCT,), ("5xx %",)),
+    ("gpu-util", "GPU util", "%", (Metric.GPU_UTIL,), ("util %",)),
+    ("gpu-mem", "GPU memory", "GiB", (Metric.GPU_MEMORY,), ("GiB",)),
+)
+LOG_LINES = 8
+
+
+class RolloutDetailScreen(ActionScreen):
+    BINDINGS = [Binding("escape", "back", "Back")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status", classes="status-line")
+        yield Static(id="title")
+        yield TrafficBar(id="traffic")
+        with VerticalScroll(id="body"):
+            with Horizontal(id="info"):
+                with Vertical(id="info-left"):
+                    yield Static(id="versions")
+                    yield MetricSummary(id="summary")
+                yield StepTimeline(id="steps")
+            with Vertical(id="charts"):
+                for chart_id, title, unit, _, _ in CHARTS:
+                    yield VersionChartPair(title, unit, id=chart_id, classes="chart")
+            yield Static(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.app.refresh_metrics()  # type: ignore[attr-defined]
+
+    # --- data -------------------------------------------------------------------
+
+    def target(self) -> Rollout | None:
+        return self.app.store.rollouts.get(self.key)  # type: ignore[attr-defined, no-any-return]
+
+    def metrics_keys(self) -> list[str]:
+        return [self.key]
+
+    def redraw(self) -> None:
+        rollout = self.target()
+        now: float = self.app.clock()  # type: ignore[attr-defined]
+        if rollout is None:
+            self.query_one("#title", Static).update(
+                Text(f"{self.key}: this rollout no longer exists (deleted?)", style="bold")
+            )
+            self.tick()
+            return
+        self.query_one("#title", Static).update(title_text(rollout))
+        canary = rollout.canary
+        self.query_one(TrafficBar).show(
+            set_weight=rollout.set_weight,
+            actual_weight=rollout.actual_weight,
+            stable_label=rollout.stable.display,
+            canary_label=canary.display if canary else None,
+        )
+        self.query_one(StepTimeline).show(
+            rollout.steps,
+            rollout.current_step,
+            pause_remaining_s=rollout.pause_remaining_s,
+            paused=rollout.paused,
+            aborted=rollout.aborted,
+        )
+        self.query_one("#versions", Static).update(versions_text(rollout))
+        metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
+        self.query_one(MetricSummary).show(metrics, now=now)
+        self.draw_charts(rollout, metrics, now)
+        self.draw_log()
+        self.tick()
+        self.refresh_bindings()
+
+    def draw_charts(self, rollout: Rollout, metrics: RolloutMetrics | None, now: float) -> None:
+        note = ""
+        stale_s: float | None = None
+        if metrics is None:
+            note = "waiting for metrics…"
+        elif metrics.state is not MetricsState.OK:
+            has_data = any(
+                metrics.stable.get(m).points for _, _, _, ms, _ in CHARTS for m in ms
+            )
+            if has_data and metrics.state is MetricsState.UNAVAILABLE:
+                stale_s = now - metrics.taken_at
+            else:
+                note = f"{metrics.state.value}: {metrics.reason}" if metrics.reason else (
+                    metrics.state.value
+                )
+        stable_v = rollout.stable.display
+        canary_v = rollout.canary.display if rollout.canary else ""
+        for chart_id, _, _, wanted, labels in CHARTS:
+            chart = self.query_one(f"#{chart_id}", VersionChartPair)
+            stable = _series(metrics.stable if metrics else None, wanted)
+            canary = _series(metrics.canary, wanted) if metrics and metrics.canary else None
+            chart.show(
+                stable,
+                canary,
+                labels=labels,
+                stable_version=stable_v,
+                canary_version=canary_v,
+                note=note,
+                stale_s=stale_s,
+            )
+
+    def draw_log(self) -> None:
+        entries = self.app.store.log_for(self.key)[-LOG_LINES:]  # type: ignore[attr-defined]
+        text = Text("recent changes and actions\n", style="bold")
+        if not entries:
+            text.append("(none yet)", style="dim")
+        clock = self.app.clock()  # type: ignore[attr-defined]
+        for entry in reversed(entries):
+            ago = format_duration(clock - entry.at)
+            mark = {"action": "» ", "error": "✖ "}.get(entry.kind, "· ")
+            style = "bold" if entry.kind != "status" else ""
+            text.append(f"{ago:>6} ago {mark}{entry.text}\n", style=style)
+        self.query_one("#log", Static).update(text)
+
+    def tick(self) -> None:
+        rollout = self.target()
+        label = f"{rollout.ref.short}" if rollout else self.key
+        self.query_one("#status", Static).update(status_line(self.app, label))  # type: ignore[arg-type]
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[Series]:
+    if version is None:
+        return [Series() for _ in wanted]
+    return [version.get(m) for m in wanted]
+
+
+def title_text(r: Rollout) -> Text:
+    text = Text()
+    text.append(f"{r.ref.namespace}/{r.ref.name}", style="bold")
+    if r.ref.cluster:
+        text.append(f"  @{r.ref.cluster}", style="dim")
+    text.append(f"  {r.provider.value}  ")
+    text.append(f" {r.status_text} ", style="reverse")
+    text.append(f"  step {r.step_label}")
+    if r.message:
+        text.append(f"  {r.message}", style="italic")
+    for warning in r.warnings:
+        text.append(f"\n⚠ {warning}", style="bold")
+    for action, reason in r.unavailable:
+        text.append(f"\n{action.label} unavailable: {reason}", style="dim")
+    return text
+
+
+def _version_line(tag: str, v: VersionInfo | None) -> Text:
+    line = Text()
+    line.append(f"{tag} ", style="bold")
+    if v is None:
+        line.append("none")
+        return line
+    line.append(f"{v.display}", style="bold")
+    ident = v.pod_hash or v.label or v.revision
+    if ident:
+        line.append(f"  [{ident}]", style="dim")
+    line.append(f"  {v.ready}/{v.desired} ready")
+    for image in v.images:
+        line.append(f"\n    {image.repository}:{image.tag or '(no tag)'}")
+        if image.digest:
+            algo, _, digest = image.digest.partition(":")
+            line.append(f"@{algo}:{digest[:12]}…", style="dim")
+        if image.moving:
+            line.append("  ⚠ moving tag, no digest", style="bold")
+    return line
+
+
+def versions_text(r: Rollout) -> Text:
+    text = _version_line("S stable", r.stable)
+    text.append("\n")
+    text.append_text(_version_line("C canary", r.canary))
+    return text

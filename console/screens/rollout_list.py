@@ -1,0 +1,107 @@
+"""The rollouts list: what needs attention first, `/` to filter, enter to open."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Input, Static
+
+from console.listing import ordered
+from console.model import Rollout
+from console.screens.actions import ActionScreen
+from console.screens.status_line import status_line
+from widgets.rollout_table import RolloutTable
+
+
+class RolloutListScreen(ActionScreen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("enter", "open", "Open", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status", classes="status-line")
+        yield Input(placeholder="filter: words match namespace, name, phase, version", id="filter")
+        yield RolloutTable(id="rollouts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.table.focus()
+
+    @property
+    def table(self) -> RolloutTable:
+        return self.query_one(RolloutTable)
+
+    def visible(self) -> list[Rollout]:
+        return ordered(self.app.store.rollouts.values(), self.query_text)  # type: ignore[attr-defined]
+
+    def redraw(self) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        rows = self.visible()
+        clusters = {r.ref.cluster for r in store.rollouts.values()}
+        self.table.show(rows, self.app.clock(), show_cluster=len(clusters) > 1)  # type: ignore[attr-defined]
+        self.tick()
+        self.refresh_bindings()
+
+    def tick(self) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        shown = len(self.table.rows)
+        total = len(store.rollouts)
+        counts = f"{shown} of {total} rollouts" if self.query_text else f"{total} rollouts"
+        flt = f"  filter: {self.query_text}" if self.query_text else ""
+        self.query_one("#status", Static).update(
+            status_line(self.app, f"{counts}{flt}")  # type: ignore[arg-type]
+        )
+
+    def target(self) -> Rollout | None:
+        key = self.table.selected_key
+        if key is None:
+            return None
+        return self.app.store.rollouts.get(key)  # type: ignore[attr-defined, no-any-return]
+
+    def metrics_keys(self) -> list[str]:
+        return []
+
+    # --- keys -------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_text = ""
+        self.table.focus()
+        self.redraw()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value.strip()
+        self.redraw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Keep the filter, go back to the table; an empty filter hides the box.
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        rollout = self.target()
+        if rollout is not None:
+            from console.screens.rollout_detail import RolloutDetailScreen
+
+            self.app.push_screen(RolloutDetailScreen(rollout.ref.key))

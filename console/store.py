@@ -1,0 +1,145 @@
+"""What the UI currently knows: rollouts, metrics, connection state, change log.
+
+Plain Python (no textual) so it is unit-tested without an app. The app feeds
+it StreamEvents and metrics; screens read from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from console.model import (
+    ConnectionState,
+    Removed,
+    Rollout,
+    RolloutMetrics,
+    Snapshot,
+    StreamEvent,
+    Upserted,
+)
+
+LOG_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    at: float
+    key: str
+    text: str
+    kind: str = "status"  # "status" | "action" | "error"
+
+
+@dataclass
+class RolloutStore:
+    clock: Callable[[], float] = time.time
+    rollouts: dict[str, Rollout] = field(default_factory=dict)
+    metrics: dict[str, RolloutMetrics] = field(default_factory=dict)
+    connection: dict[str, ConnectionState] = field(default_factory=dict)
+    logs: dict[str, deque[LogEntry]] = field(default_factory=dict)
+    updated_at: float = 0.0
+    #: Bumped on every change, so views can skip work when nothing moved.
+    version: int = 0
+
+    # --- stream -----------------------------------------------------------
+
+    def apply(self, event: StreamEvent) -> bool:
+        """Apply one change; returns whether anything visible changed."""
+        now = self.clock()
+        changed = False
+        if isinstance(event, Snapshot):
+            keep = {r.ref.key for r in event.rollouts}
+            for key in list(self.rollouts):
+                in_scope = not event.cluster or self.rollouts[key].ref.cluster == event.cluster
+                if in_scope and key not in keep:
+                    self._log(key, "removed", now)
+                    del self.rollouts[key]
+                    changed = True
+            for rollout in event.rollouts:
+                changed |= self._upsert(rollout, now)
+        elif isinstance(event, Upserted):
+            changed = self._upsert(event.rollout, now)
+        elif isinstance(event, Removed):
+            if event.ref.key in self.rollouts:
+                del self.rollouts[event.ref.key]
+                self._log(event.ref.key, "deleted", now)
+                changed = True
+        elif isinstance(event, ConnectionState):
+            previous = self.connection.get(event.cluster)
+            if previous is None or previous.connected != event.connected:
+                changed = True
+            # Keep the first "since" of an outage: the age is what matters.
+            if not event.connected and previous is not None and not previous.connected:
+                event = ConnectionState(False, event.message, previous.since, event.cluster)
+            self.connection[event.cluster] = event
+        if changed:
+            self.version += 1
+            self.updated_at = now
+        return changed
+
+    def _upsert(self, rollout: Rollout, now: float) -> bool:
+        key = rollout.ref.key
+        old = self.rollouts.get(key)
+        if old == rollout:
+            return False
+        self.rollouts[key] = rollout
+        for text in describe_changes(old, rollout):
+            self._log(key, text, now)
+        return True
+
+    # --- metrics and actions ----------------------------------------------
+
+    def set_metrics(self, fetched: dict[str, RolloutMetrics]) -> None:
+        self.metrics.update(fetched)
+        self.version += 1
+
+    def log_action(self, key: str, text: str, *, error: bool = False) -> None:
+        self._log(key, text, self.clock(), kind="error" if error else "action")
+        self.version += 1
+
+    def _log(self, key: str, text: str, at: float, kind: str = "status") -> None:
+        log = self.logs.setdefault(key, deque(maxlen=LOG_LENGTH))
+        log.append(LogEntry(at, key, text, kind))
+
+    # --- reading ------------------------------------------------------------
+
+    def log_for(self, key: str) -> list[LogEntry]:
+        return list(self.logs.get(key, ()))
+
+    def stale_for(self, cluster: str) -> ConnectionState | None:
+        """The outage that makes this cluster's data stale, if any."""
+        for state in (self.connection.get(cluster), self.connection.get("")):
+            if state is not None and not state.connected:
+                return state
+        return None
+
+    @property
+    def disconnected(self) -> list[ConnectionState]:
+        return [c for c in self.connection.values() if not c.connected]
+
+
+def describe_changes(old: Rollout | None, new: Rollout) -> Iterable[str]:
+    """Human lines for what an operator cares about between two states."""
+    if old is None:
+        yield f"seen: {new.status_text}, step {new.step_label}, canary {new.actual_weight}%"
+        return
+    if old.phase != new.phase or old.aborted != new.aborted:
+        why = f" — {new.message}" if new.message else ""
+        yield f"phase {old.status_text} → {new.status_text}{why}"
+    if old.current_step != new.current_step:
+        step = new.current
+        yield f"step {old.step_label} → {new.step_label}" + (f" ({step.text})" if step else "")
+    if old.set_weight != new.set_weight:
+        yield f"set weight {old.set_weight}% → {new.set_weight}%"
+    if old.paused != new.paused:
+        yield "paused" if new.paused else "unpaused"
+    old_canary = old.canary.display if old.canary else None
+    new_canary = new.canary.display if new.canary else None
+    if old_canary != new_canary:
+        yield f"canary {old_canary or '-'} → {new_canary or '-'}"
+    if old.stable.display != new.stable.display:
+        yield f"stable {old.stable.display} → {new.stable.display}"
+    for warning in set(new.warnings) - set(old.warnings):
+        yield f"warning: {warning}"

@@ -1,0 +1,60 @@
+"""Drive a program in a real tmux pane, as a person over SSH would."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+
+
+class TmuxSession:
+    def __init__(self, command: list[str], width: int, height: int, env: dict[str, str]) -> None:
+        if shutil.which("tmux") is None:
+            raise RuntimeError("tmux is not installed; tests/run installs it with apt-get")
+        self.name = f"rc-e2e-{uuid.uuid4().hex[:8]}"
+        exports = [f"{k}={v}" for k, v in env.items()]
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+             "env", *exports, *command],
+            check=True,
+        )
+        # Keep the pane after the program exits, so a crash can be read.
+        subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
+
+    def screen(self) -> str:
+        out = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
+        return out.stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        args = ["tmux", "send-keys", "-t", self.name]
+        if literal:
+            args.append("-l")
+        subprocess.run([*args, *keys], check=True)
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)  # poll interval, bounded by the deadline
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; screen:\n{screen}")
+
+    def wait_text(self, text: str, timeout: float = 20) -> str:
+        return self.wait_for(lambda s: text in s, repr(text), timeout)
+
+    def pane_dead(self) -> bool:
+        out = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", self.name, "#{pane_dead}"],
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() == "1"
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)

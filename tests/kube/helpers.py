@@ -1,0 +1,113 @@
+"""Shared helpers for the lab tests of the Kubernetes backend."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from console.kube import make_kube_backend
+from console.kube.backend import KubeBackend
+from tests.lab import sample
+from tests.lab.kube import KubeLab
+
+#: Short indefinite pauses: each test drives the steps itself.
+FAST_STEPS: list[dict[str, Any]] = [
+    {"setWeight": 20},
+    {"pause": {}},
+    {"setWeight": 40},
+    {"pause": {}},
+    {"setWeight": 80},
+    {"pause": {}},
+]
+
+
+def unique_ns(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def deploy_canary(
+    lab: KubeLab, namespace: str, steps: list[dict[str, Any]] | None = None, *, start: bool = True
+) -> dict[str, Any]:
+    """The lab's tf-serving sample with `steps`, Healthy at v1, then (start) the v2 canary
+    held at step 1 (the first pause) with canary weight 20. Returns the Rollout."""
+    objs = sample.manifests(namespace)
+    for obj in objs:
+        if obj["kind"] == "Rollout":
+            obj["spec"]["strategy"]["canary"]["steps"] = copy.deepcopy(steps or FAST_STEPS)
+    lab.apply_yaml(yaml.safe_dump_all(objs, sort_keys=False))
+    lab.wait_for(
+        lambda: _healthy(sample.get_rollout(lab, namespace)),
+        timeout=120,
+        what=f"Rollout {namespace}/{sample.NAME} Healthy",
+    )
+    if start:
+        sample.start_canary(lab, namespace)
+        wait_rollout(
+            lab,
+            namespace,
+            lambda ro: (
+                ro["status"].get("currentStepIndex") == 1
+                and bool(ro["status"].get("pauseConditions"))
+                and sample.canary_weight(lab, namespace) == 20
+            ),
+            "canary held at step 1 with weight 20",
+        )
+    return sample.get_rollout(lab, namespace)
+
+
+def _healthy(ro: dict[str, Any]) -> bool:
+    status = ro.get("status", {})
+    return (
+        str(status.get("observedGeneration")) == str(ro["metadata"]["generation"])
+        and status.get("phase") == "Healthy"
+        and status.get("availableReplicas") == sample.REPLICAS
+    )
+
+
+def wait_rollout(
+    lab: KubeLab,
+    namespace: str,
+    check: Callable[[dict[str, Any]], bool],
+    what: str,
+    timeout: float = 90,
+) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+
+    def probe() -> dict[str, Any] | None:
+        nonlocal last
+        last = sample.get_rollout(lab, namespace)
+        last.setdefault("status", {})
+        return last if check(last) else None
+
+    try:
+        return lab.wait_for(probe, timeout=timeout, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; last status: {last.get('status')}") from None
+
+
+def stays(check: Callable[[], bool], seconds: float) -> bool:
+    """True when `check` holds on every poll for `seconds` (to show nothing moves)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not check():
+            return False
+        time.sleep(0.25)
+    return True
+
+
+def backend(
+    lab: KubeLab, namespace: str | None, kubeconfig: str | None = None, **kwargs: Any
+) -> KubeBackend:
+    return make_kube_backend(
+        kubeconfig=kubeconfig or str(lab.kubeconfig),
+        contexts=[],
+        namespace=namespace,
+        all_namespaces=namespace is None,
+        read_only=False,
+        **kwargs,
+    )

@@ -1,0 +1,188 @@
+"""The change stream against the lab: snapshot, updates, deletes, and a cut connection."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from console.model import ConnectionState, Removed, Snapshot, StreamEvent, Upserted
+from tests.kube.helpers import backend, deploy_canary, unique_ns
+from tests.lab import sample
+from tests.lab.kube import KubeLab
+
+pytestmark = pytest.mark.lab
+
+
+class Stream:
+    """Runs backend.watch in a thread; tests pull events with a deadline."""
+
+    def __init__(self, b: Any) -> None:
+        self.stop = threading.Event()
+        self.events: queue.Queue[StreamEvent] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(b,), daemon=True)
+        self.thread.start()
+
+    def _run(self, b: Any) -> None:
+        for event in b.watch(self.stop):
+            self.events.put(event)
+
+    def wait(self, match: Any, timeout: float, what: str) -> StreamEvent:
+        deadline = time.monotonic() + timeout
+        seen: list[StreamEvent] = []
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(event)
+            if match(event):
+                return event
+        raise AssertionError(f"no {what} within {timeout}s; saw {[type(e).__name__ for e in seen]}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_watch_snapshot_update_delete(kube_lab: KubeLab) -> None:
+    ns = unique_ns("ko-watch")
+    deploy_canary(kube_lab, ns)
+    s = Stream(backend(kube_lab, ns))
+    try:
+        snap = s.wait(lambda e: isinstance(e, Snapshot), 15, "snapshot")
+        assert isinstance(snap, Snapshot)
+        assert [r.ref.name for r in snap.rollouts] == [sample.NAME]
+        kube_lab.kubectl(
+            "patch",
+            "rollout",
+            sample.NAME,
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            '{"spec":{"paused":true}}',
+        )
+        s.wait(
+            lambda e: (
+                (isinstance(e, Upserted) and e.rollout.message == "manually paused")
+                or (
+                    isinstance(e, Upserted)
+                    and dict(e.rollout.extra).get("generation") == "3"
+                    and e.rollout.paused
+                )
+            ),
+            30,
+            "Upserted after pause",
+        )
+        kube_lab.kubectl("delete", "rollout", sample.NAME, "-n", ns)
+        s.wait(lambda e: isinstance(e, Removed) and e.ref.name == sample.NAME, 30, "Removed")
+    finally:
+        s.close()
+    assert not s.thread.is_alive(), "watch did not stop"
+
+
+class TcpProxy:
+    """Loopback TCP forwarder to the API server that can cut every connection."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.conns: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up = False
+        for s in self.conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.conns.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def test_disconnect_marks_stale_then_recovers(kube_lab: KubeLab, tmp_path: Path) -> None:
+    ns = unique_ns("ko-cut")
+    deploy_canary(kube_lab, ns, start=False)
+    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxied.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    s = Stream(backend(kube_lab, ns, kubeconfig=str(path)))
+    try:
+        s.wait(lambda e: isinstance(e, Snapshot), 15, "snapshot")
+        before_cut = time.time()
+        proxy.cut()
+        down = s.wait(
+            lambda e: isinstance(e, ConnectionState) and not e.connected, 30, "disconnected state"
+        )
+        assert isinstance(down, ConnectionState)
+        assert down.cluster == "lab" and down.message
+        assert before_cut - 1 <= down.since <= time.time()
+        # A change made while the console is cut off arrives after reconnecting.
+        kube_lab.kubectl(
+            "patch",
+            "rollout",
+            sample.NAME,
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            '{"spec":{"paused":true}}',
+        )
+        proxy.restore()
+        s.wait(lambda e: isinstance(e, ConnectionState) and e.connected, 60, "reconnected")
+        s.wait(
+            lambda e: (
+                (isinstance(e, Upserted) and e.rollout.paused)
+                or (isinstance(e, Snapshot) and any(r.paused for r in e.rollouts))
+            ),
+            30,
+            "the missed change",
+        )
+    finally:
+        s.close()
+        proxy.close()

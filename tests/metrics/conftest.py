@@ -1,0 +1,27 @@
+"""Fixtures for the metrics tests: the lab's real Prometheus, plus a fault proxy.
+
+The lab fixtures (prom_lab, stage_traffic) come from tests/lab/fixtures_prom.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab.fixtures_prom import prom_lab, stage_traffic  # noqa: F401  (fixtures)
+from tests.lab.prom import PrometheusLab
+from tests.metrics.fault_proxy import FaultProxy
+
+
+@pytest.fixture
+def proxy(prom_lab: PrometheusLab) -> Iterator[FaultProxy]:  # noqa: F811
+    """A loopback proxy in front of the lab Prometheus that can misbehave on demand."""
+    with FaultProxy(prom_lab.url) as p:
+        yield p
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read the developer's own ~/.config/rollout-console/config.yaml."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))

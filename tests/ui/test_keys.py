@@ -1,0 +1,133 @@
+"""Every key flow, driven through Textual's Pilot against the demo backend."""
+
+from __future__ import annotations
+
+from console.demo_app import frozen_demo_app
+from console.model import Action, ActionUnavailable, Phase
+from console.screens.confirm import ConfirmScreen
+from console.screens.rollout_detail import RolloutDetailScreen
+from tests.ui.drive import notifications, open_rollout, rollout_named, until
+
+SIZE = (120, 40)
+
+
+async def test_pause_then_resume_freezes_and_continues() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "yolo-detector")
+        await pilot.press("p")
+        await until(pilot, lambda: rollout_named(app, "yolo-detector").paused, "pause")
+        await until(pilot, lambda: any("paus" in n.lower() for n in notifications(app)), "a notice")
+        await until(pilot, lambda: app.store.rollouts[app.screen.key].paused, "the UI to show it")
+        await pilot.press("r")
+        await until(pilot, lambda: not rollout_named(app, "yolo-detector").paused, "resume")
+
+
+async def test_advance_moves_one_step() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = rollout_named(app, "facefusion").current_step
+        assert before is not None
+        await open_rollout(pilot, "facefusion")
+        await pilot.press("a")
+        await until(
+            pilot,
+            lambda: (rollout_named(app, "facefusion").current_step or 0) > before,
+            "the next step",
+        )
+
+
+async def test_promote_full_asks_and_y_confirms() -> None:
+    app, clock = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "tf-serving")
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: rollout_named(app, "tf-serving").set_weight == 100, "100%")
+        # The canary's new pods load the model before they take all traffic.
+        clock.advance(120)
+        await until(
+            pilot,
+            lambda: rollout_named(app, "tf-serving").phase is Phase.HEALTHY,
+            "the canary to be promoted",
+        )
+        assert rollout_named(app, "tf-serving").stable.display == "2.13.0-gpu"
+
+
+async def test_promote_full_cancelled_by_any_other_key() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = rollout_named(app, "tf-serving")
+        await open_rollout(pilot, "tf-serving")
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail view")
+        await until(pilot, lambda: any("cancelled" in n for n in notifications(app)), "a notice")
+        assert rollout_named(app, "tf-serving") == before
+
+
+async def test_rollback_asks_and_y_aborts() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "yolo-detector")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: rollout_named(app, "yolo-detector").aborted, "the abort")
+        after = rollout_named(app, "yolo-detector")
+        assert after.phase is Phase.DEGRADED
+        assert after.set_weight == 0
+
+
+async def test_rollback_cancelled_by_escape() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "yolo-detector")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail view")
+        assert not rollout_named(app, "yolo-detector").aborted
+
+
+async def test_read_only_binds_no_action_keys_and_backend_refuses() -> None:
+    app, _ = frozen_demo_app(read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        bound = set(app.screen._bindings.key_to_bindings)
+        assert not bound & {"a", "A", "p", "r", "x", "R", "u"}, bound
+        before = rollout_named(app, "yolo-detector")
+        await open_rollout(pilot, "yolo-detector")
+        assert not set(app.screen._bindings.key_to_bindings) & {"a", "A", "p", "r", "x"}
+        await pilot.press("p", "x", "y", "A", "y")
+        await pilot.pause(0.3)
+        assert rollout_named(app, "yolo-detector") == before
+        try:
+            app.backend.act(before.ref, Action.PAUSE)
+        except ActionUnavailable as exc:
+            assert "read-only" in str(exc)
+        else:
+            raise AssertionError("the read-only backend accepted an action")
+
+
+async def test_filter_narrows_the_list_and_escape_clears_it() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.table
+        total = table.row_count
+        assert total >= 4
+        await pilot.press("slash", *"vision")
+        await until(pilot, lambda: table.row_count == 1, "one row for 'vision'")
+        assert table.selected_key is not None and table.selected_key.endswith("yolo-detector")
+        await pilot.press("enter", "escape")
+        await until(pilot, lambda: table.row_count == total, "the whole list back")
+
+
+async def test_help_lists_the_keys() -> None:
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
+        await pilot.press("z")
+        await until(pilot, lambda: type(app.screen).__name__ == "RolloutListScreen", "back")

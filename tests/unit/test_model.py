@@ -1,0 +1,66 @@
+from console.model import (
+    Image,
+    Phase,
+    ProviderKind,
+    Role,
+    Rollout,
+    RolloutRef,
+    Series,
+    VersionInfo,
+    format_duration,
+    thin,
+)
+
+
+def test_image_parse_tag_digest_and_registry_port() -> None:
+    image = Image.parse("registry.local:5000/ml/tf-serving:2.13.0-gpu@sha256:abc")
+    assert image.repository == "registry.local:5000/ml/tf-serving"
+    assert image.tag == "2.13.0-gpu"
+    assert image.digest == "sha256:abc"
+    assert not image.moving
+    assert Image.parse("registry.local:5000/ml/tf-serving").tag == ""
+
+
+def test_moving_tags_are_flagged_unless_pinned_by_digest() -> None:
+    assert Image.parse("ghcr.io/acme/llm:latest").moving
+    assert Image.parse("ghcr.io/acme/llm").moving
+    assert not Image.parse("ghcr.io/acme/llm:latest@sha256:0123").moving
+    assert not Image.parse("ghcr.io/acme/llm:v1.2.0").moving
+
+
+def test_format_duration() -> None:
+    assert format_duration(5) == "5s"
+    assert format_duration(190) == "3m10s"
+    assert format_duration(7500) == "2h5m"
+    assert format_duration(3 * 86400 + 4 * 3600) == "3d4h"
+    assert format_duration(None) == "-"
+
+
+def test_thin_keeps_spikes_and_bounds_length() -> None:
+    points = tuple((float(i), 1.0) for i in range(1000))
+    spiked = points[:500] + ((500.0, 99.0),) + points[501:]
+    out = thin(spiked, 60)
+    assert len(out) == 60
+    assert max(v for _, v in out) == 99.0
+    assert out[-1][0] == 999.0
+    assert Series(points[:10]).thinned(60).points == points[:10]
+
+
+def _rollout(phase: Phase, aborted: bool = False, image: str = "m:v1") -> Rollout:
+    return Rollout(
+        ref=RolloutRef("c", "ns", phase.value),
+        provider=ProviderKind.DEMO,
+        phase=phase,
+        aborted=aborted,
+        stable=VersionInfo(Role.STABLE, images=(Image.parse(image),)),
+    )
+
+
+def test_attention_orders_degraded_before_paused_before_healthy() -> None:
+    degraded = _rollout(Phase.DEGRADED, aborted=True)
+    paused = _rollout(Phase.PAUSED)
+    healthy = _rollout(Phase.HEALTHY)
+    moving = _rollout(Phase.HEALTHY, image="m:latest")
+    assert degraded.attention > paused.attention > healthy.attention
+    assert moving.attention > healthy.attention
+    assert degraded.status_text == "Degraded (aborted)"
