@@ -21,11 +21,15 @@ def frozen_demo_app(
     extra: int = 0,
     read_only: bool = False,
     theme: str = "rollout-dark",
+    live: bool = True,
 ) -> tuple[RolloutConsoleApp, ManualClock]:
+    """`live=False` starts no workers: the caller feeds the store (benchmarks)."""
     clock = ManualClock(T0)
     backend, metrics = make_demo(seed=seed, read_only=read_only, extra=extra, clock=clock)
     # Let history accumulate so charts have something to draw.
     clock.advance(warmup_s)
-    app = RolloutConsoleApp(backend, metrics, read_only=read_only, theme=theme, clock=clock.now)
+    app = RolloutConsoleApp(
+        backend, metrics, read_only=read_only, theme=theme, clock=clock.now, start_workers=live
+    )
     app.store.apply(Snapshot(tuple(backend.list())))
     return app, clock

@@ -123,12 +123,19 @@ class MetricSummary(Widget):
         attention = colours.attention if colours else Style()
         if metrics is None:
             return [Text("metrics: no data", Style(dim=True))]
+        reason = f": {metrics.reason}" if metrics.reason else ""
+        has_data = any(
+            version is not None and version.get(row.metric).points
+            for version in (metrics.stable, metrics.canary)
+            for row in ROWS
+        )
+        problem: Text | None = None
         if metrics.state is MetricsState.UNAVAILABLE:
-            reason = f": {metrics.reason}" if metrics.reason else ""
-            return [Text(f"⚠ metrics unavailable{reason}", attention)]
-        if metrics.state is MetricsState.NO_DATA:
-            reason = f": {metrics.reason}" if metrics.reason else ""
-            return [Text(f"no data{reason}", Style(dim=True))]
+            problem = Text(f"⚠ metrics unavailable{reason}", attention)
+        elif metrics.state is MetricsState.NO_DATA:
+            problem = Text(f"no data{reason}", Style(dim=True))
+        if problem is not None and not has_data:
+            return [problem]
 
         stable_style = colours.stable if colours else Style()
         canary_style = colours.canary if colours else Style()
@@ -139,7 +146,9 @@ class MetricSummary(Widget):
         header.append(f"{'C/S':>{_RATIO_W}}", Style(bold=True))
         if self._stale_s is not None:
             header.append(f"  ⚠ stale {format_duration(self._stale_s)}", attention)
-        lines = [header]
+        # A failed refresh keeps the last numbers visible under the warning:
+        # an operator mid-incident needs them more than a blank panel.
+        lines = [header] if problem is None else [problem, header]
         for row in ROWS:
             stable = metrics.stable.get(row.metric).latest
             canary = None if metrics.canary is None else metrics.canary.get(row.metric).latest

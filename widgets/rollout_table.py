@@ -38,18 +38,25 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("age", "AGE"),
 )
 
+# Below this many columns the table drops to a compact layout, so that at 80x24
+# every column fits without horizontal scrolling for typical names.
+NARROW_BELOW = 100
+_NARROW_BAR_CELLS = 3
+_NARROW_NAMESPACE = 9
+
 Cells = tuple[Text, ...]
 SegmentLines = list[list[Segment]]
 
 
-def weight_bar(set_weight: int, actual_weight: int) -> str:
+def weight_bar(set_weight: int, actual_weight: int, cells: int = _BAR_CELLS) -> str:
     """`██▌··· 30/25%`: a bar of the set weight, then set/actual when they differ."""
-    filled = max(0, min(100, set_weight)) * _BAR_CELLS * 8 // 100
+    filled = max(0, min(100, set_weight)) * cells * 8 // 100
     full, part = divmod(filled, 8)
     bar = "█" * full + (_EIGHTHS[part] if part else "")
-    bar += "·" * (_BAR_CELLS - len(bar))
+    bar += "·" * (cells - len(bar))
     numbers = f"{set_weight}%" if set_weight == actual_weight else f"{set_weight}/{actual_weight}%"
-    return f"{bar} {numbers:>7}"
+    # Pad to "30/25%" so the common cases line up; a rare "100/95%" just pokes out.
+    return f"{bar} {numbers:>6}"
 
 
 def version_text(version: VersionInfo) -> str:
@@ -84,6 +91,7 @@ class RolloutTable(DataTable[Text]):
         self._sources: dict[str, tuple[Rollout, str]] = {}
         self._cells: dict[str, Cells] = {}
         self._show_cluster: bool | None = None
+        self._narrow: bool | None = None
         self._palette: Palette | None = None
         self._last: tuple[Sequence[Rollout], float, bool] | None = None
         self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
@@ -112,7 +120,11 @@ class RolloutTable(DataTable[Text]):
         try:
             row_key = self._row_locations.get_key(row_index)
             column_key = self._column_locations.get_key(column_index)
-            value = self._data[row_key][column_key] if row_index >= 0 else None
+            value = (
+                self._data[row_key][column_key]
+                if row_key is not None and column_key is not None
+                else None
+            )
         except (KeyError, IndexError):
             value = None
         if value is None:
@@ -155,9 +167,11 @@ class RolloutTable(DataTable[Text]):
             unique.setdefault(rollout.ref.key, rollout)
         keys = tuple(unique)
 
-        if show_cluster != self._show_cluster or colours != self._palette:
+        narrow = self._is_narrow()
+        if show_cluster != self._show_cluster or colours != self._palette or narrow != self._narrow:
             self._show_cluster = show_cluster
             self._palette = colours
+            self._narrow = narrow
             self._rebuild_columns()
 
         if keys == self._keys and self.row_count == len(keys):
@@ -165,12 +179,17 @@ class RolloutTable(DataTable[Text]):
             return
 
         selected = self.selected_key
+        old_sources, old_cells = self._sources, self._cells
         self.clear()
-        self._sources.clear()
-        self._cells.clear()
+        self._sources, self._cells = {}, {}
         for key, rollout in unique.items():
             age = _age(rollout, now)
-            cells = self._row_cells(rollout, age, colours)
+            source = old_sources.get(key)
+            if source is not None and source[1] == age and source[0] == rollout:
+                # Same cell objects: their cached renderings stay valid after a re-sort.
+                cells = old_cells[key]
+            else:
+                cells = self._row_cells(rollout, age, colours)
             self._sources[key] = (rollout, age)
             self._cells[key] = cells
             self.add_row(*cells, key=key)
@@ -204,34 +223,52 @@ class RolloutTable(DataTable[Text]):
             self._sources[key] = (rollout, age)
             self._cells[key] = cells
 
+    def _is_narrow(self) -> bool:
+        width = self.size.width or (self.app.size.width if self.is_attached else 0)
+        return 0 < width < NARROW_BELOW
+
+    def on_resize(self) -> None:
+        if self._last is not None and self._is_narrow() != self._narrow:
+            rollouts, now, show_cluster = self._last
+            self.show(rollouts, now, show_cluster=show_cluster)
+
     def _column_keys(self) -> list[str]:
         return [key for key, _ in COLUMNS if self._show_cluster or key != "cluster"]
 
     def _rebuild_columns(self) -> None:
         self.clear(columns=True)
         self._keys = ()
+        self._sources.clear()
+        self._cells.clear()
         for key, label in COLUMNS:
             if key == "cluster" and not self._show_cluster:
                 continue
+            if self._narrow and key == "namespace":
+                label = "NS"
             self.add_column(label, key=key)
 
     def _row_cells(self, rollout: Rollout, age: str, colours: Palette) -> Cells:
+        narrow = bool(self._narrow)
         cells: list[Text] = []
         if self._show_cluster:
             cells.append(Text(rollout.ref.cluster))
-        cells.append(Text(rollout.ref.namespace))
+        namespace = rollout.ref.namespace
+        if narrow and len(namespace) > _NARROW_NAMESPACE:
+            namespace = namespace[: _NARROW_NAMESPACE - 1] + "…"
+        cells.append(Text(namespace))
         name = Text(rollout.ref.name)
         if rollout.warnings:
             name = Text.assemble((f"{WARNING} ", colours.attention), rollout.ref.name)
         cells.append(name)
-        cells.append(_phase_cell(rollout, colours))
+        cells.append(_phase_cell(rollout, colours, narrow=narrow))
         cells.append(Text(rollout.step_label, justify="right"))
-        weight = Text(weight_bar(rollout.set_weight, rollout.actual_weight))
-        weight.stylize(colours.canary, 0, _BAR_CELLS)
+        bar_cells = _NARROW_BAR_CELLS if narrow else _BAR_CELLS
+        weight = Text(weight_bar(rollout.set_weight, rollout.actual_weight, bar_cells))
+        weight.stylize(colours.canary, 0, bar_cells)
         if rollout.set_weight != rollout.actual_weight:
-            weight.stylize(colours.attention, _BAR_CELLS + 1)
+            weight.stylize(colours.attention, bar_cells + 1)
         cells.append(weight)
-        cells.append(_versions_cell(rollout, colours))
+        cells.append(_versions_cell(rollout, colours, arrow="→" if narrow else " → "))
         cells.append(Text(age, justify="right"))
         return tuple(cells)
 
@@ -240,7 +277,7 @@ def _age(rollout: Rollout, now: float) -> str:
     return format_duration(now - rollout.created_at) if rollout.created_at else "-"
 
 
-def _phase_cell(rollout: Rollout, colours: Palette) -> Text:
+def _phase_cell(rollout: Rollout, colours: Palette, *, narrow: bool = False) -> Text:
     styles = {
         Phase.HEALTHY: colours.success,
         Phase.PROGRESSING: colours.primary,
@@ -250,14 +287,16 @@ def _phase_cell(rollout: Rollout, colours: Palette) -> Text:
     }
     glyph = "✖" if rollout.aborted else PHASE_GLYPHS.get(rollout.phase, "?")
     style = colours.error if rollout.aborted else styles.get(rollout.phase, Style())
-    return Text(f"{glyph} {rollout.status_text}", style)
+    # "Degraded (aborted)" is the widest cell of the table; narrow, "Aborted" says it.
+    text = "Aborted" if narrow and rollout.aborted else rollout.status_text
+    return Text(f"{glyph} {text}", style)
 
 
-def _versions_cell(rollout: Rollout, colours: Palette) -> Text:
+def _versions_cell(rollout: Rollout, colours: Palette, *, arrow: str = " → ") -> Text:
     text = Text()
     _append_version(text, rollout.stable, colours.stable, colours)
     if rollout.canary is not None:
-        text.append(" → ")
+        text.append(arrow)
         _append_version(text, rollout.canary, colours.canary, colours)
     return text
 

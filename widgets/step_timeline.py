@@ -22,9 +22,9 @@ class StepTimeline(Widget):
     """Two lines by default: the current state in words, then the steps.
 
     The steps line keeps the current step in view: at 80 columns it shows a
-    window centred on it, with "…" where steps are cut off. Given a height of
-    at least len(steps) + 1 (e.g. `height: 1fr` in a tall layout), it lists
-    one step per line instead.
+    window centred on it, with "…" where steps are cut off. With `height: auto`
+    on a screen of 40+ rows (or `list_mode=True`), or given a fixed height of
+    at least len(steps) + 1, it lists one step per line instead.
     """
 
     DEFAULT_CSS = """
@@ -37,11 +37,14 @@ class StepTimeline(Widget):
     def __init__(
         self,
         *,
+        list_mode: bool | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # None: decide from the screen height; True/False: always list / compact.
+        self.list_mode = list_mode
         self._steps: tuple[Step, ...] = ()
         self._current: int | None = None
         self._remaining: float | None = None
@@ -71,11 +74,18 @@ class StepTimeline(Widget):
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return 2
+        return len(self._steps) + 1 if self._wants_list() else 2
+
+    def _wants_list(self) -> bool:
+        """With `height: auto`, list the steps one per line only on a tall screen:
+        at 80x24 the rows are worth more to the charts than to finished steps."""
+        if self.list_mode is not None:
+            return self.list_mode and bool(self._steps)
+        return bool(self._steps) and len(self._steps) <= 16 and self.app.size.height >= 40
 
     @property
     def status_text(self) -> str:
-        """The state line as plain text, e.g. "step 3/6 ▶ pause 30s — 12s left"."""
+        """The state line as plain text, e.g. "2/6 done ▶ pause 30s — 12s left"."""
         return self._status(None).plain
 
     def _step_index(self) -> int | None:
@@ -103,7 +113,9 @@ class StepTimeline(Widget):
                 line.append("  ‖ paused by operator", attention)
             return line
         step = self._steps[index]
-        line.append(f"step {index + 1}/{total} {CURRENT} ", Style(bold=True))
+        # "3/9 done", like Rollout.step_label in the list's STEP column: a
+        # "step 4/9" here would contradict it by one.
+        line.append(f"{index}/{total} done {CURRENT} ", Style(bold=True))
         line.append(step.text, Style(bold=True))
         waiting_for_advance = step.kind is StepKind.PAUSE and step.duration_s is None
         if step.kind is StepKind.PAUSE:

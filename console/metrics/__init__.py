@@ -43,3 +43,24 @@ def make_prometheus_source(
             raise
         source.startup_problem = str(exc)
     return source
+
+
+def prometheus_configured(url: str | None, config_path: str | os.PathLike[str] | None) -> bool:
+    """Whether a Prometheus source is asked for: --prometheus, --config, or the default file.
+
+    The default file ($XDG_CONFIG_HOME/rollout-console/config.yaml) counts only
+    when it has a ``prometheus:`` section, so a config file used for other
+    settings does not switch metrics on.
+    """
+    if url or config_path:
+        return True
+    from console.metrics.config import default_config_path
+
+    path = default_config_path()
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return True  # let make_prometheus_source say what is wrong with it
+    return isinstance(data, dict) and bool(data.get("prometheus"))

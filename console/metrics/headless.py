@@ -67,9 +67,7 @@ def rollout_from_labels(ns: str, name: str, pairs: list[str]) -> Rollout:
         role_text, sep, value = pair.partition("=")
         role = next((r for r in Role if r.value == role_text.strip().lower()), None)
         if not sep or role is None or not value.strip():
-            raise ConsoleError(
-                f"--version-label takes stable=VALUE or canary=VALUE, not {pair!r}."
-            )
+            raise ConsoleError(f"--version-label takes stable=VALUE or canary=VALUE, not {pair!r}.")
         labels[role] = value.strip()
     if Role.STABLE not in labels:
         raise ConsoleError("--version-label needs at least stable=VALUE.")
@@ -123,9 +121,7 @@ def _version_name(rollout: Rollout, role: Role) -> str:
     return info.label or info.revision or info.pod_hash or info.workload or info.display
 
 
-def as_json(
-    rollout: Rollout, m: RolloutMetrics, elapsed_s: float, source: str
-) -> dict[str, Any]:
+def as_json(rollout: Rollout, m: RolloutMetrics, elapsed_s: float, source: str) -> dict[str, Any]:
     roles = [Role.STABLE] + ([Role.CANARY] if rollout.canary is not None else [])
     return {
         "rollout": rollout.ref.short,

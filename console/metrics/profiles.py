@@ -40,6 +40,7 @@ Two kinds:
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import re
@@ -462,35 +463,46 @@ class PodMatcher:
 
 
 def bucket_quantile(q: float, buckets: Mapping[float, float]) -> float:
-    """PromQL's histogram_quantile for one set of cumulative buckets {le: count}.
+    """PromQL's histogram_quantile for one set of cumulative buckets {le: count}."""
+    return bucket_quantiles((q,), buckets)[0]
+
+
+def bucket_quantiles(qs: Sequence[float], buckets: Mapping[float, float]) -> list[float]:
+    """PromQL's histogram_quantile for several quantiles of one set of buckets {le: count}.
 
     Same rules as Prometheus (promql/quantile.go): the +Inf bucket is
     required, counts are made monotonic, the answer is interpolated linearly
     inside the bucket holding the rank, the first bucket starts at 0, and a
     rank in the +Inf bucket answers the highest finite bound. NaN when there is
-    nothing to rank.
+    nothing to rank. The buckets are sorted and made monotonic once for all qs.
     """
+    items = sorted(buckets.items())
+    if len(items) < 2 or not math.isinf(items[-1][0]):
+        return [
+            math.nan if not (q < 0 or q > 1) else (-math.inf if q < 0 else math.inf) for q in qs
+        ]
+    bounds = [b for b, _ in items]
+    counts: list[float] = []
+    high = -math.inf
+    for _, c in items:
+        high = c if c > high else high
+        counts.append(high)
+    total = counts[-1]
+    return [_quantile(q, bounds, counts, total) for q in qs]
+
+
+def _quantile(q: float, bounds: list[float], counts: list[float], total: float) -> float:
     if math.isnan(q):
         return math.nan
     if q < 0:
         return -math.inf
     if q > 1:
         return math.inf
-    items = sorted(buckets.items())
-    if len(items) < 2 or not math.isinf(items[-1][0]):
-        return math.nan
-    bounds = [b for b, _ in items]
-    counts: list[float] = []
-    high = -math.inf
-    for _, c in items:
-        high = max(high, c)
-        counts.append(high)
-    total = counts[-1]
-    if total <= 0 or math.isnan(total):
+    if not total > 0:
         return math.nan
     rank = q * total
-    b = next(i for i, c in enumerate(counts) if c >= rank)
-    if b == len(items) - 1:
+    b = bisect.bisect_left(counts, rank)
+    if b >= len(bounds) - 1:
         return bounds[-2]
     if b == 0 and bounds[0] <= 0:
         return bounds[0]

@@ -52,7 +52,7 @@ from console.metrics.profiles import (
     QuerySpec,
     RequestsMatcher,
     RequestsProfile,
-    bucket_quantile,
+    bucket_quantiles,
     gpu_queries,
     label_key,
     requests_queries,
@@ -501,7 +501,9 @@ class PrometheusSource:
         if not rollouts:
             return {}
         with self._lock:
-            step = max(1.0, float(round(step_s)))
+            # At most ~600 points per series: a finer step costs memory and
+            # time for detail no chart can show.
+            step = max(1.0, float(round(step_s)), float(math.ceil(window_s / 600)))
             now = self.clock()
             wanted_ns = {r.ref.namespace for r in rollouts}
             key = (float(window_s), step)
@@ -716,8 +718,12 @@ def _version_metrics(
     buckets: dict[float, dict[float, float]] = a["buckets"]
     if buckets:
         scale = profile.latency_scale_to_ms
-        for metric, q in zip((Metric.LATENCY_P50, Metric.LATENCY_P99), quantiles, strict=True):
-            series[metric] = _series({t: bucket_quantile(q, b) * scale for t, b in buckets.items()})
+        low: dict[float, float] = {}
+        high: dict[float, float] = {}
+        for t, b in buckets.items():
+            low[t], high[t] = bucket_quantiles(quantiles, b)
+        series[Metric.LATENCY_P50] = _series({t: v * scale for t, v in low.items()})
+        series[Metric.LATENCY_P99] = _series({t: v * scale for t, v in high.items()})
     if gpu is not None:
         if a["gpu_util"]:
             series[Metric.GPU_UTIL] = _series(

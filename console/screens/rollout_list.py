@@ -33,6 +33,8 @@ class RolloutListScreen(ActionScreen):
     def on_mount(self) -> None:
         self.redraw()
         self.table.focus()
+        # The footer reads bindings once focus has settled.
+        self.call_after_refresh(self.refresh_bindings)
 
     @property
     def table(self) -> RolloutTable:
@@ -73,14 +75,15 @@ class RolloutListScreen(ActionScreen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # Synchronous, unlike focus(): keys typed right after "/" must land here.
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
         self.query_text = ""
-        self.table.focus()
+        self.set_focus(self.table)
         self.redraw()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -91,7 +94,7 @@ class RolloutListScreen(ActionScreen):
         # Keep the filter, go back to the table; an empty filter hides the box.
         if not event.value.strip():
             event.input.display = False
-        self.table.focus()
+        self.set_focus(self.table)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()

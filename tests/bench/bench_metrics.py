@@ -24,6 +24,7 @@ from console.metrics.config import load_config, parse_duration
 from console.metrics.prometheus import PrometheusSource
 from tests.lab.prom import PrometheusLab
 from tests.metrics.fleet import fleet, fleet_openmetrics
+from tests.metrics.helpers import Clock
 
 
 def main() -> int:
@@ -42,14 +43,20 @@ def main() -> int:
             began = time.perf_counter()
             lab.backfill(fleet_openmetrics(args.rollouts, end - 1800 - window_s, end))
             lab.start()
-            print(f"lab prometheus {lab.url}: backfilled {args.rollouts} rollouts "
-                  f"in {time.perf_counter() - began:.1f}s")
+            print(
+                f"lab prometheus {lab.url}: backfilled {args.rollouts} rollouts "
+                f"in {time.perf_counter() - began:.1f}s"
+            )
             _, rollouts = fleet(args.rollouts)
             at = end - 120
-            print(f"window {args.window}, step {args.step:g}s, {args.repeat} runs each, "
-                  "median wall time per refresh")
-            print(f"{'rollouts':>8}  {'client':<10}  {'refresh':<11}  {'queries':>7}  "
-                  f"{'points':>7}  {'wall ms':>8}")
+            print(
+                f"window {args.window}, step {args.step:g}s, {args.repeat} runs each, "
+                "median wall time per refresh"
+            )
+            print(
+                f"{'rollouts':>8}  {'client':<10}  {'refresh':<11}  {'queries':>7}  "
+                f"{'points':>7}  {'wall ms':>8}"
+            )
             for n in sorted({1, args.rollouts}):
                 for concurrency, client in ((6, "httpx x6"), (1, "api-client")):
                     cold, warm = [], []
@@ -57,21 +64,22 @@ def main() -> int:
                         config = load_config(url=lab.url, max_concurrency=concurrency)
                         source = PrometheusSource(config)
                         source.check()
-                        t = at
-                        source.clock = lambda: t
+                        clock = Clock(at)
+                        source.clock = clock
                         source.fetch(rollouts[:n], window_s, args.step, force=True)
                         assert source.last_stats is not None
                         cold.append(source.last_stats)
-                        t = at + args.step
-                        source.clock = lambda: t
+                        clock.t = at + args.step
                         source.fetch(rollouts[:n], window_s, args.step, force=True)
                         assert source.last_stats is not None
                         warm.append(source.last_stats)
                         source.close()
                     for name, stats in (("cold", cold), ("incremental", warm)):
-                        print(f"{n:>8}  {client:<10}  {name:<11}  {stats[0].queries:>7}  "
-                              f"{stats[0].points:>7}  "
-                              f"{1000 * statistics.median(s.seconds for s in stats):>8.1f}")
+                        print(
+                            f"{n:>8}  {client:<10}  {name:<11}  {stats[0].queries:>7}  "
+                            f"{stats[0].points:>7}  "
+                            f"{1000 * statistics.median(s.seconds for s in stats):>8.1f}"
+                        )
         finally:
             lab.close()
     return 0

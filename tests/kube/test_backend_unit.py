@@ -131,12 +131,22 @@ def test_watch_snapshot_then_upsert_and_remove() -> None:
     fake = FakeClient()
     paused = named("a", phase="Paused", message="manually paused")
     paused["spec"]["paused"] = True
-    fake.script[ROLLOUTS] = [
-        {"type": "ADDED", "object": named("b")},
-        {"type": "MODIFIED", "object": paused},
-        {"type": "DELETED", "object": named("b")},
-    ]
-    events = collect(make(fake), lambda ev: any(isinstance(e, Removed) for e in ev))
+
+    def until(ev: list[StreamEvent]) -> bool:
+        if len(ev) == 1:
+            # Events only after the first Snapshot, else they are part of it.
+            fake.script[ROLLOUTS] = [
+                {"type": "ADDED", "object": named("b")},
+                {"type": "MODIFIED", "object": paused},
+            ]
+        if any(isinstance(e, Upserted) and e.rollout.ref.name == "b" for e in ev):
+            with fake.lock:
+                if not fake.script.get(ROLLOUTS):
+                    # Delete only once the add was seen: one batch would coalesce both.
+                    fake.script[ROLLOUTS] = [{"type": "DELETED", "object": named("b")}]
+        return any(isinstance(e, Removed) for e in ev)
+
+    events = collect(make(fake), until)
     assert isinstance(events[0], Snapshot)
     assert [r.ref.name for r in events[0].rollouts] == ["a"]
     upserts = [e.rollout for e in events if isinstance(e, Upserted)]
@@ -146,12 +156,14 @@ def test_watch_snapshot_then_upsert_and_remove() -> None:
 
 def test_410_gone_relists_and_sends_snapshot() -> None:
     fake = FakeClient()
-    fake.script[ROLLOUTS] = [ApiError(410, "Expired")]
-    fake.objects[ROLLOUTS] = [named("a"), named("c")]  # what the relist will find
-    events = collect(
-        make(fake),
-        lambda ev: sum(isinstance(e, Snapshot) for e in ev) >= 2,
-    )
+
+    def until(ev: list[StreamEvent]) -> bool:
+        if len(ev) == 1:
+            fake.objects[ROLLOUTS] = [named("a"), named("c")]  # what the relist will find
+            fake.script[ROLLOUTS] = [ApiError(410, "Expired")]
+        return sum(isinstance(e, Snapshot) for e in ev) >= 2
+
+    events = collect(make(fake), until)
     snaps = [e for e in events if isinstance(e, Snapshot)]
     assert snaps[-1].cluster == "c1"
     assert sorted(r.ref.name for r in snaps[-1].rollouts) == ["a", "c"]
@@ -162,12 +174,13 @@ def test_410_gone_relists_and_sends_snapshot() -> None:
 def test_disconnect_reports_stale_and_recovers(monkeypatch: Any) -> None:
     monkeypatch.setattr(backend_mod, "BACKOFF_START_S", 0.05)
     fake = FakeClient()
-    fake.script[ROLLOUTS] = [ConnectionResetError("reset by peer")]
     fake.fail_lists = 2  # the first reconnect attempts fail too: backoff, then recover
     fake.grace = 1
     b = make(fake)
 
     def reconnected(ev: list[StreamEvent]) -> bool:
+        if len(ev) == 1:
+            fake.script[ROLLOUTS] = [ConnectionResetError("reset by peer")]
         return any(isinstance(e, ConnectionState) and e.connected for e in ev)
 
     events = collect(b, reconnected)

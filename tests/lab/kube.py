@@ -13,7 +13,6 @@ import json
 import os
 import ssl
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,34 +156,17 @@ class KubeLab:
         return child
 
     def _wait_ready(self, child: proc.Child, probe: Callable[[], object], timeout: float) -> None:
-        """Poll ``probe`` until truthy; fail early, with the log tail, if the process died."""
+        """Poll ``probe`` until truthy; fail at once, with the log tail, if the process died."""
 
         def check() -> object:
             if not child.alive():
-                raise LabStartError(
-                    child.name,
-                    f"exited with {child.popen.returncode}:\n{child.log_tail()}",
-                    child.log_path,
-                )
+                raise proc.GiveUp(f"exited with {child.popen.returncode}:\n{child.log_tail()}")
             return probe()
 
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if check():
-                    return
-                last: BaseException | None = None
-            except LabStartError:
-                raise
-            except Exception as exc:  # not up yet: connection refused, 500 from /readyz...
-                last = exc
-            if time.monotonic() > deadline:
-                raise LabStartError(
-                    child.name,
-                    f"not ready after {timeout:.0f}s (last error: {last!r})",
-                    child.log_path,
-                )
-            time.sleep(0.2)
+        try:
+            proc.wait_for(check, timeout=timeout, what=f"{child.name} ready", interval=0.2)
+        except (proc.GiveUp, TimeoutError) as exc:
+            raise LabStartError(child.name, str(exc), child.log_path) from exc
 
     def _start_etcd(self) -> str:
         etcd = binaries.etcd()

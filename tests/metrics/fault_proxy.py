@@ -1,7 +1,8 @@
 """A tiny loopback HTTP proxy in front of a real Prometheus that misbehaves on demand.
 
 Modes: ``pass`` (forward), ``slow`` (wait ``delay`` seconds, then forward),
-``5xx`` (503 with a Prometheus-style error body), ``garbage`` (200 with a body
+``5xx`` (503 with a Prometheus-style error body), ``echo5xx`` (500 whose
+error text echoes the Authorization header), ``garbage`` (200 with a body
 that is not JSON), ``auth`` (forward only with ``Authorization: Bearer
 <token>``, else 401; the 401 body echoes the header it got, as careless
 gateways do, so tests can check the console redacts it). A ``prefix`` (e.g.
@@ -76,6 +77,10 @@ class FaultProxy:
         if mode == "5xx":
             body = b'{"status":"error","errorType":"unavailable","error":"store gateway down"}'
             return self._reply(h, 503, body, "application/json")
+        if mode == "echo5xx":  # a gateway that echoes the request's credentials in its error
+            error = f"upstream failed for Authorization: {h.headers.get('Authorization')}"
+            body = ('{"status":"error","errorType":"internal","error":"' + error + '"}').encode()
+            return self._reply(h, 500, body, "application/json")
         if mode == "garbage":
             return self._reply(h, 200, b"<html>maintenance</html>", "text/html")
         if mode == "auth" and h.headers.get("Authorization") != f"Bearer {self.token}":

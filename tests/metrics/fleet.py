@@ -8,10 +8,9 @@ exactly what the lab's Istio and DCGM imitations export.
 
 from __future__ import annotations
 
+from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
 from tests.lab.history import VersionHistory, openmetrics_history
 from tests.lab.traffic.exposition import Workload
-
-from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
 
 
 def _workload(ns: str, service: str, version: str) -> Workload:

@@ -20,7 +20,9 @@ class Clock:
         return self.t
 
 
-def make_source(url: str, clock: Callable[[], float] | None = None, **overrides: Any) -> PrometheusSource:
+def make_source(
+    url: str, clock: Callable[[], float] | None = None, **overrides: Any
+) -> PrometheusSource:
     source = PrometheusSource(load_config(url=url, **overrides))
     source.check()
     if clock is not None:

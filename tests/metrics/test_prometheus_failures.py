@@ -168,7 +168,7 @@ def test_credentials_and_path_prefix(prom_lab: PrometheusLab, tmp_path: Path) ->
         # Wrong prefix: one sentence that says where to look.
         proxy.mode = "pass"
         wrong = proxy.url.removesuffix("/prometheus") + "/mimir"
-        with pytest.raises(ConsoleError, match="has no Prometheus API at /api/v1 .HTTP 404."):
+        with pytest.raises(ConsoleError, match=r"has no Prometheus API at /api/v1 \(HTTP 404\)"):
             make_prometheus_source(url=wrong)
 
 
@@ -185,3 +185,47 @@ def test_bad_query_in_a_profile_is_reported_not_raised(
     m = source.fetch([rollout], window_s=300, step_s=15)[rollout.ref.key]
     assert m.state is MetricsState.UNAVAILABLE
     assert m.reason.startswith(f"{prom_lab.url} rejected a query (HTTP 400): ")
+
+
+@pytest.mark.parametrize("concurrency", [6, 1], ids=["httpx", "api-client"])
+def test_credentials_echoed_by_a_failing_server_are_redacted(
+    proxy: FaultProxy, faults_history: dict[str, Any], tmp_path: Path, concurrency: int
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"prometheus:\n  url: {proxy.url}\n  bearer_token: {TOKEN}\n"
+        f"metrics: {{max_concurrency: {concurrency}}}\n"
+    )
+    source = make_prometheus_source(config_path=config)
+    proxy.mode = "echo5xx"
+    rollout = faults_history["rollout"]
+    m = source.fetch([rollout], window_s=300, step_s=15)[rollout.ref.key]
+    assert m.state is MetricsState.UNAVAILABLE
+    assert (
+        m.reason == f"{proxy.url} answered HTTP 500: upstream failed for Authorization: Bearer ***"
+    )
+    assert TOKEN not in m.reason
+    with pytest.raises(ConsoleError) as info:
+        source.check()
+    assert TOKEN not in str(info.value) and "Bearer ***" in str(info.value)
+
+
+def test_headless_metrics_with_prometheus_down_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from console.metrics.headless import run_metrics
+
+    url = f"http://127.0.0.1:{free_port()}"
+    args = argparse.Namespace(
+        target=f"{NS}/detector",
+        prometheus=url,
+        config=None,
+        output="table",
+        window="5m",
+        version_label=["stable=v1", "canary=v2"],
+    )
+    assert run_metrics(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"rollout-console: Prometheus is not usable: connection refused to {url}.\n"

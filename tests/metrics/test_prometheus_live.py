@@ -48,7 +48,9 @@ NS = "metrics-live"
 def test_bad_canary_is_worse_than_stable_side_by_side(
     prom_lab: PrometheusLab, tmp_path: Path
 ) -> None:
-    stable_w = Workload(NS, "detector", "v1", "detector", pods=("detector-6c9f-a1", "detector-6c9f-a2"))
+    stable_w = Workload(
+        NS, "detector", "v1", "detector", pods=("detector-6c9f-a1", "detector-6c9f-a2")
+    )
     canary_w = Workload(NS, "detector", "v2", "detector", pods=("detector-8d7e-b1",))
     lab = TrafficLab(tmp_path / "traffic", prom_lab, job="metrics-live")
     try:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from console.metrics.cache import Plan, RangeCache, align
-from console.metrics.profiles import label_key
+from console.metrics.profiles import LabelKey, label_key
 
 Q = "sum(rate(x[1m]))"
 A = label_key({"v": "a"})
 B = label_key({"v": "b"})
 
 
-def _answer(plan: Plan, key: tuple[tuple[str, str], ...] = A, value: float = 1.0) -> list:
+def _answer(
+    plan: Plan, key: LabelKey = A, value: float = 1.0
+) -> list[tuple[LabelKey, list[tuple[float, float]]]]:
     return [(key, [(plan.start + i * plan.step, value) for i in range(plan.points)])]
 
 

@@ -82,7 +82,10 @@ profiles:
     assert c.gpu is None and c.window_s == 600.0
     # the token is not in the repr, and redact removes it from any text
     assert TOKEN not in repr(c)
-    assert c.redact(f"500: echo Authorization: Bearer {TOKEN}") == "500: echo Authorization: Bearer ***"
+    assert (
+        c.redact(f"500: echo Authorization: Bearer {TOKEN}")
+        == "500: echo Authorization: Bearer ***"
+    )
     # the file is re-read: a rotated token is used at the next request
     token_file.write_text("rotated-token-2")
     assert c.request_headers()["Authorization"] == "Bearer rotated-token-2"
@@ -93,7 +96,9 @@ def test_basic_auth_from_url_user_info_is_never_shown(tmp_path: Path) -> None:
     assert c.url == "http://127.0.0.1:9090/prom"
     assert c.basic_auth() == ("alice", "pa55word")
     assert "pa55word" not in repr(c)
-    assert c.redact("failed for http://alice:pa55word@x/ pa55word") == "failed for http://***@x/ ***"
+    assert (
+        c.redact("failed for http://alice:pa55word@x/ pa55word") == "failed for http://***@x/ ***"
+    )
 
 
 def test_basic_auth_password_file(tmp_path: Path) -> None:
@@ -148,3 +153,19 @@ def test_durations_and_quantiles() -> None:
         parse_duration("0s", "w")
     assert parse_quantiles("0.5,0.9") == (0.5, 0.9)
     assert parse_quantiles(["p50", "p99"]) == (0.5, 0.99)
+
+
+def test_prometheus_configured_by_args_or_default_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.metrics import prometheus_configured
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert not prometheus_configured(None, None)
+    assert prometheus_configured("http://p:9090", None)
+    path = default_config_path()
+    path.parent.mkdir()
+    path.write_text("metrics: {window: 5m}\n")
+    assert not prometheus_configured(None, None)
+    path.write_text("prometheus: {url: 'http://p:9090'}\n")
+    assert prometheus_configured(None, None)

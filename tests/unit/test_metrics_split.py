@@ -27,9 +27,15 @@ from console.model import (
 )
 
 PROFILES = load_profiles()
-ISTIO = PROFILES["istio"]
-DCGM = PROFILES["dcgm"]
-assert isinstance(ISTIO, RequestsProfile) and isinstance(DCGM, GpuProfile)
+
+
+def _profiles() -> tuple[RequestsProfile, GpuProfile]:
+    istio, dcgm = PROFILES["istio"], PROFILES["dcgm"]
+    assert isinstance(istio, RequestsProfile) and isinstance(dcgm, GpuProfile)
+    return istio, dcgm
+
+
+ISTIO, DCGM = _profiles()
 
 
 def rollout(

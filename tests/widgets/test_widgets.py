@@ -124,6 +124,9 @@ def test_table_updates_cells_in_place_when_keys_unchanged() -> None:
             assert table.cursor_row == 3
             phase = table.get_cell(rollouts[0].ref.key, "phase")
             assert "Paused" in phase.plain
+            # What is drawn follows the update (cell renderings are cached by identity).
+            first_row = screen_text(app).splitlines()[1]
+            assert "Paused" in first_row and "Progressing" not in first_row
 
     run(scenario())
 
@@ -144,6 +147,24 @@ def test_table_flags_moving_images_and_shows_phase_as_text() -> None:
             assert "CLUSTER" in text
             assert "⚠ facefusion" in text  # warnings marker
             assert "2.12.0 → 2.13.0-gpu" in text
+
+    run(scenario())
+
+
+def test_table_compacts_at_80_columns() -> None:
+    async def scenario() -> None:
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(80, 24)) as pilot:
+            table.show(sample_rollouts(), NOW)
+            await pilot.pause()
+            text = screen_text(app)
+            assert "✖ Aborted" in text  # still words, just shorter
+            assert "2.12.0→2.13.0-gpu" in text
+            assert "⚠latest" in text
+            await pilot.resize_terminal(160, 24)
+            await pilot.pause()
+            assert "Degraded (aborted)" in screen_text(app)
 
     run(scenario())
 
@@ -222,6 +243,22 @@ def test_step_timeline_countdown_wait_pause_and_abort() -> None:
             timeline.show(STEPS, 2, pause_remaining_s=None, paused=False, aborted=True)
             await pilot.pause()
             assert "✖ aborted" in screen_text(app)
+
+    run(scenario())
+
+
+def test_step_timeline_lists_steps_on_a_tall_screen() -> None:
+    async def scenario() -> None:
+        timeline = StepTimeline()
+        app = Host(timeline)
+        async with app.run_test(size=(160, 48)) as pilot:
+            timeline.show(STEPS, 3, pause_remaining_s=20, paused=False, aborted=False)
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            assert "3/7 done ▶ pause 1m — 20s left" in lines[0]
+            assert lines[1].strip() == "1 ✔ setWeight 10%"
+            assert lines[4].strip() == "4 ▶ pause 1m"
+            assert timeline.size.height == len(STEPS) + 1
 
     run(scenario())
 
@@ -356,7 +393,16 @@ def test_summary_values_ratio_and_states() -> None:
             )
             summary.show(unavailable, now=NOW)
             await pilot.pause()
-            assert "metrics unavailable: connection refused" in screen_text(app)
+            text = screen_text(app)
+            assert "metrics unavailable: connection refused" in text
+            assert "p99 ms" in text  # the last numbers stay visible under the warning
+            empty = dataclasses.replace(
+                sample_metrics(0), state=MetricsState.UNAVAILABLE, reason="timeout"
+            )
+            summary.show(empty, now=NOW)
+            await pilot.pause()
+            text = screen_text(app)
+            assert "metrics unavailable: timeout" in text and "p99 ms" not in text
             summary.show(None, now=NOW)
             await pilot.pause()
             assert "no data" in screen_text(app)
