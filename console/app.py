@@ -13,6 +13,7 @@ from collections.abc import Callable
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
@@ -143,14 +144,19 @@ class RolloutConsoleApp(App[int]):
         if self.store.version == self._drawn_version:
             return
         self._drawn_version = self.store.version
-        redraw = getattr(self.screen, "redraw", None)
-        if redraw is not None:
-            redraw()
+        self._call_screen("redraw")
 
     def tick_clocks(self) -> None:
-        tick = getattr(self.screen, "tick", None)
-        if tick is not None:
-            tick()
+        self._call_screen("tick")
+
+    def _call_screen(self, method: str) -> None:
+        call = getattr(self.screen, method, None)
+        if call is None:
+            return
+        try:
+            call()
+        except NoMatches:
+            pass  # the screen is being torn down under a timer: nothing to draw
 
     # --- actions ------------------------------------------------------------------
 

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_metrics_args(metrics)
     metrics.add_argument("-o", "--output", choices=("table", "json"), default="table")
     metrics.add_argument("--window", default="5m", help="lookback window (default 5m)")
+    metrics.add_argument(
+        "--version-label",
+        action="append",
+        default=[],
+        metavar="ROLE=LABEL[:POD_HASH]",
+        help="name a version without asking the cluster, e.g. canary=v2:7c9f8d",
+    )
     return parser
 
 

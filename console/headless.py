@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -197,14 +198,21 @@ def run_get(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 1
     errors: list[str] = list(getattr(backend, "last_errors", []))
-    if args.output == "json":
-        json.dump(list_json(rollouts), sys.stdout, indent=2, sort_keys=False)
-        sys.stdout.write("\n")
-    else:
-        if rollouts:
+    try:
+        if args.output == "json":
+            sys.stdout.write(json.dumps(list_json(rollouts), indent=2) + "\n")
+        elif rollouts:
             print(table(rollouts, clusters=len(args.context or []) > 1))
         else:
             print("No rollouts found.", file=sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `get | head`: the reader left; not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    for note in getattr(backend, "notes", []):
+        _err(f"note: {note}")
     for e in errors:
         _err(e)
     return 1 if errors else 0

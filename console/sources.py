@@ -23,10 +23,10 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
         all_namespaces=args.all_namespaces,
         read_only=args.read_only,
     )
-    metrics: MetricsSource
-    if args.prometheus or args.config:
-        from console.metrics import make_prometheus_source
+    from console.metrics import make_prometheus_source, prometheus_configured
 
+    metrics: MetricsSource
+    if prometheus_configured(args.prometheus, args.config):
         metrics = make_prometheus_source(url=args.prometheus, config_path=args.config)
     else:
         from console.metrics.none import NoMetrics

@@ -1,3 +1,3 @@
-"""Shared pytest set-up: lab fixtures are plugins, loaded for every test."""
+"""Shared pytest set-up: the lab's fixtures are plugins, defined once per session."""
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.lab.fixtures_kube", "tests.lab.fixtures_prom"]

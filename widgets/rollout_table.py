@@ -167,6 +167,8 @@ class RolloutTable(DataTable[Text]):
             unique.setdefault(rollout.ref.key, rollout)
         keys = tuple(unique)
 
+        # Read before any rebuild below clears the table (theme, width, cluster).
+        selected = self.selected_key
         narrow = self._is_narrow()
         if show_cluster != self._show_cluster or colours != self._palette or narrow != self._narrow:
             self._show_cluster = show_cluster
@@ -178,7 +180,6 @@ class RolloutTable(DataTable[Text]):
             self._update_in_place(unique, now, colours)
             return
 
-        selected = self.selected_key
         old_sources, old_cells = self._sources, self._cells
         self.clear()
         self._sources, self._cells = {}, {}

@@ -74,7 +74,7 @@ class TrafficBar(Widget):
         stable_style = colours.stable if colours else Style()
         canary_style = colours.canary if colours else Style()
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        line.append(f"S{STABLE_GLYPH} stable {stable_label} {100 - actual}%".replace("  ", " "))
+        line.append(_words(f"S{STABLE_GLYPH}", "stable", stable_label, f"{100 - actual}%"))
         line.stylize(stable_style + Style(bold=True), 0, 2)
         line.append(" │ ", Style(dim=True))
         if canary_label is None:
@@ -83,7 +83,7 @@ class TrafficBar(Widget):
                 line.append(f" (set {set_weight}%)")
             return line
         start = len(line)
-        line.append(f"C{CANARY_GLYPH} canary {canary_label} {actual}%".replace("  ", " "))
+        line.append(_words(f"C{CANARY_GLYPH}", "canary", canary_label, f"{actual}%"))
         line.stylize(canary_style + Style(bold=True), start, start + 2)
         if set_weight != actual:
             attention = colours.attention if colours else Style()
@@ -117,6 +117,10 @@ class TrafficBar(Widget):
                 marker.append(" " * at)
             marker.append(note, colours.attention)
         return Text("\n", end="").join([labels, bar, marker])
+
+
+def _words(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
 
 
 def _clamp(weight: int) -> int:

@@ -193,17 +193,22 @@ class VersionChartPair(Widget):
                 )
             gap: list[Run] = [(" " * _GAP, None)]
             body = [a + gap + b for a, b in zip(left_lines, right_lines, strict=True)]
-        strips = [Strip(header.render(self.app.console)).crop_extend(0, width, None)]
-        for runs in body:
+        strips = [
+            Strip(header.render(self.app.console)).crop_extend(0, width, None).apply_style(base)
+        ]
+        for runs in body[: max(0, height - 1)]:
             # Every glyph drawn here is one cell wide, so len() is the cell length
-            # and Strip need not measure it.
+            # and Strip need not measure it; styles are combined here so that each
+            # line is one Strip, not three (a Strip is not cheap to create).
             length = sum(len(text) for text, _ in runs)
             if length < width:
                 runs = [*runs, (" " * (width - length), None)]
-            segments = [Segment(text, style) for text, style in runs]
+            segments = [
+                Segment(text, base + style if style is not None else base) for text, style in runs
+            ]
             strip = Strip(segments, max(width, length))
             strips.append(strip if length <= width else strip.crop(0, width))
-        return [strip.apply_style(base) for strip in strips[:height]]
+        return strips[:height]
 
     def _side(
         self,

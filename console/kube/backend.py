@@ -107,6 +107,8 @@ class KubeBackend:
         self.description = "kube: " + ", ".join(self.clusters)
         #: Per-cluster failures of the last list(), one sentence each (headless prints them).
         self.last_errors: list[str] = []
+        #: Kinds the identity may not list (403), one sentence each: shown, not fatal.
+        self.notes: list[str] = []
         self._types: list[ResourceType] = []
         for p in self.providers:
             for rt in (p.resource, *p.related):
@@ -175,20 +177,38 @@ class KubeBackend:
 
     def _list_cluster(self, c: _Cluster, pool: ThreadPoolExecutor) -> None:
         futures = {rt: pool.submit(c.client.list_with_version, rt, c.scope) for rt in self._types}
+        forbidden: dict[ResourceType, str] = {}
         for rt, fut in futures.items():
             try:
                 items, _ = fut.result()
             except Exception as exc:
-                if getattr(exc, "status", None) == 404 and rt.optional:
+                status = getattr(exc, "status", None)
+                if status == 404 and rt.optional:
                     c.store[rt] = {}
                     continue
-                raise ConsoleError(
-                    describe_error(exc, what=f"list {rt.key}", cluster=c.name, user=c.config.user)
-                ) from None
+                text = describe_error(
+                    exc, what=f"list {rt.key}", cluster=c.name, user=c.config.user
+                )
+                if status == 403:
+                    # A viewer without rights on one kind (say Flagger canaries) still
+                    # sees the others: that kind is shown as empty, with a note.
+                    c.store[rt] = {}
+                    forbidden[rt] = text
+                    continue
+                raise ConsoleError(text) from None
             c.store[rt] = {meta(o): o for o in items}
+        self.notes.extend(forbidden.values())
+        if (
+            forbidden
+            and all(p.resource in forbidden or p.resource.optional for p in self.providers)
+            and any(p.resource in forbidden and not p.resource.optional for p in self.providers)
+        ):
+            # The required kinds (Argo Rollouts) could not be listed: an error, not a note.
+            raise ConsoleError(next(iter(forbidden.values())))
 
     def list(self) -> list[Rollout]:
         self.last_errors = []
+        self.notes = []
         out: list[Rollout] = []
         errors: list[str] = []
         with ThreadPoolExecutor(max_workers=max(4, len(self._types) * len(self.clusters))) as pool:
@@ -378,7 +398,9 @@ class KubeBackend:
                 if status == 410:
                     rv = ""  # expired: relist, then watch from the new version
                     continue
-                if status == 404 and rt.optional:
+                if (status == 404 and rt.optional) or status == 403:
+                    # A missing CRD or a kind this identity may not list: empty, and
+                    # looked at again later (a CRD or a RoleBinding may appear).
                     rv = ""
                     q.put(("missing", c.name, rt))
                     stop.wait(OPTIONAL_RETRY_S)

@@ -189,6 +189,12 @@ def to_rollout(
         extra.append(("failed checks", f"{failed}" + (f"/{threshold}" if threshold else "")))
     if skip:
         extra.append(("skipAnalysis", "true"))
+    if follow_up_patch(canary) is not None and skip:
+        # Left as is, the next release of this target would skip analysis too.
+        warnings.append(
+            "spec.skipAnalysis is still true after the console's promotion ended; "
+            "the next release would skip analysis (a watching console resets it)"
+        )
     provider = dig(canary, "spec", "provider")
     if provider:
         extra.append(("mesh provider", str(provider)))

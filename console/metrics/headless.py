@@ -1,11 +1,12 @@
 """`rollout-console metrics NS/NAME`: the latest per-version figures, for runbooks.
 
     rollout-console metrics prod/detector --prometheus http://prom:9090 [--window 5m]
-        [--context C] [-o table|json] [--version-label stable=v1 --version-label canary=v2]
+        [--context C] [-o table|json] [--version-label stable=v1 --version-label canary=v2:8d7e]
 
 The rollout's versions (labels, workloads, pods) come from the Kubernetes
-backend. With ``--version-label ROLE=VALUE`` (both roles, or stable alone)
-no cluster is read: the version label values are given directly.
+backend. With ``--version-label ROLE=LABEL[:POD_HASH]`` (both roles, or
+stable alone) no cluster is read: the version label values are given
+directly, with the pod-template hash if GPU figures are wanted.
 
 Figures are over the window: request rate, 5xx share and latency quantiles
 from rates over [window]; GPU utilisation averaged over the window; GPU
@@ -61,23 +62,33 @@ def parse_target(target: str, namespace: str | None) -> tuple[str, str]:
 
 
 def rollout_from_labels(ns: str, name: str, pairs: list[str]) -> Rollout:
-    """A Rollout built from --version-label ROLE=VALUE, without a cluster."""
-    labels: dict[Role, str] = {}
+    """A Rollout built from --version-label ROLE=LABEL[:POD_HASH], without a cluster.
+
+    LABEL is the version label value (Istio's destination_version); the
+    optional POD_HASH (pod-template hash) finds the version's pods for GPU
+    figures, which are otherwise left out.
+    """
+    labels: dict[Role, tuple[str, str]] = {}
     for pair in pairs:
         role_text, sep, value = pair.partition("=")
         role = next((r for r in Role if r.value == role_text.strip().lower()), None)
         if not sep or role is None or not value.strip():
             raise ConsoleError(f"--version-label takes stable=VALUE or canary=VALUE, not {pair!r}.")
-        labels[role] = value.strip()
+        label, _, pod_hash = value.strip().partition(":")
+        labels[role] = (label, pod_hash)
     if Role.STABLE not in labels:
         raise ConsoleError("--version-label needs at least stable=VALUE.")
-    canary = labels.get(Role.CANARY)
+
+    def info(role: Role) -> VersionInfo:
+        label, pod_hash = labels[role]
+        return VersionInfo(role, label=label, pod_hash=pod_hash)
+
     return Rollout(
         ref=RolloutRef(cluster="", namespace=ns, name=name),
         provider=ProviderKind.ISTIO,
         phase=Phase.UNKNOWN,
-        stable=VersionInfo(Role.STABLE, label=labels[Role.STABLE]),
-        canary=VersionInfo(Role.CANARY, label=canary) if canary else None,
+        stable=info(Role.STABLE),
+        canary=info(Role.CANARY) if Role.CANARY in labels else None,
     )
 
 

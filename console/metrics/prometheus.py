@@ -35,9 +35,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +65,7 @@ from console.model import (
     Rollout,
     RolloutMetrics,
     Series,
+    VersionInfo,
     VersionMetrics,
 )
 
@@ -166,7 +167,15 @@ def describe_exception(exc: BaseException, url: str, timeout_s: float) -> QueryE
             f"TLS verification failed for {url} (set ca_file, or insecure_skip_verify explicitly)",
             transient=False,
         )
-    if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in text:
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        words in text
+        for words in (
+            "Name or service not known",
+            "Failed to resolve",
+            "name resolution",
+            "nodename nor servname",
+        )
+    ):
         return QueryError(f"cannot resolve the host of {url}")
     if names & _TIMEOUTS:
         return QueryError(f"no answer from {url} within {timeout_s:g}s")
@@ -228,6 +237,12 @@ class PromTransport:
 
             session = requests.Session()
             session.verify = self._verify()
+            if session.verify is False:
+                # The user asked for it explicitly (insecure_skip_verify); a
+                # warning per request on stderr would only garble the TUI.
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             session.hooks["response"].append(self._remember)
             pc = PrometheusConnect(
                 url=self.url,
@@ -287,8 +302,8 @@ class PromTransport:
                     _http_reason(response.status_code, response.content, self.url)
                 ) from None
             raise self._error(exc) from None
-        except ConsoleError:
-            raise
+        except ConsoleError as exc:  # e.g. an unreadable token file
+            raise QueryError(self.config.redact(str(exc).rstrip(".")), transient=False) from None
         except Exception as exc:  # requests' and JSON errors: one phrase, no traceback
             raise self._error(exc) from None
 
@@ -325,8 +340,8 @@ class PromTransport:
             response = self._client().get(
                 path, params=params, headers=self.config.request_headers()
             )
-        except ConsoleError:
-            raise
+        except ConsoleError as exc:  # e.g. an unreadable token file
+            raise QueryError(self.config.redact(str(exc).rstrip(".")), transient=False) from None
         except Exception as exc:
             raise self._error(exc) from None
         if response.status_code != 200:
@@ -386,10 +401,11 @@ class PromTransport:
 @dataclass(frozen=True)
 class RefreshStats:
     queries: int
-    seconds: float
+    seconds: float  # sending the queries and reading the answers
     points: int
     incremental: bool
     cached: bool = False  # answered from the cache: faster than the refresh interval
+    split_seconds: float = 0.0  # the client-side split into per-version series
 
 
 _PER_VERSION = dict[str, Any]
@@ -421,6 +437,12 @@ class PrometheusSource:
         self._last_key: tuple[float, float] | None = None
         self._last_error: QueryError | None = None
         self._good_at = 0.0  # when the last fully successful refresh finished
+        # The last split per rollout key, and what it depended on: a refresh
+        # answered from the cache returns it as is, and an incremental one
+        # recomputes only the new points (the split is most of a warm
+        # refresh's time with many rollouts).
+        self._derived: dict[str, RolloutMetrics] = {}
+        self._derived_sig: dict[str, tuple[Any, ...]] = {}
         profiles = self.requests_profile.name + (
             f"+{self.gpu_profile.name}" if self.gpu_profile else ""
         )
@@ -515,7 +537,7 @@ class PrometheusSource:
             )
             if fresh:
                 self.last_stats = RefreshStats(0, 0.0, 0, True, cached=True)
-                return self._split(rollouts, self._specs_for(step), window_s)
+                return self._split(rollouts, self._specs_for(step), window_s, since=math.inf)
             # The namespace set only grows, so a UI that asks for one rollout,
             # then for all, does not throw the cache away each time.
             self._namespaces |= wanted_ns
@@ -526,7 +548,14 @@ class PrometheusSource:
             jobs = [(s.promql, self.cache.plan(s.promql, start, end, step)) for s in specs]
             began = time.perf_counter()
             points_before = self.transport.log.points
-            results = self.transport.range_many(jobs)
+            results: list[Result | QueryError]
+            try:
+                results = self.transport.range_many(jobs)
+            except Exception as exc:  # a bug must not kill the UI's worker: say so instead
+                failed = QueryError(
+                    f"internal error in the Prometheus source ({type(exc).__name__})"
+                )
+                results = [failed for _ in jobs]
             error: QueryError | None = None
             for (promql, plan), result in zip(jobs, results, strict=True):
                 if isinstance(result, QueryError):
@@ -544,25 +573,70 @@ class PrometheusSource:
             self._last_error = error
             if error is None:
                 self._good_at = self.clock()
-            return self._split(rollouts, specs, window_s)
+            split_began = time.perf_counter()
+            incremental = all(plan.incremental for _, plan in jobs)
+            since = min(plan.start for _, plan in jobs) if incremental else None
+            out = self._split(rollouts, specs, window_s, since=since, window_start=start)
+            self.last_stats = replace(
+                self.last_stats, split_seconds=time.perf_counter() - split_began
+            )
+            return out
 
     def _specs_for(self, step: float) -> list[QuerySpec]:
         return self._queries(self._namespaces, self.rate_window_s(step), None)
 
     def _split(
-        self, rollouts: Sequence[Rollout], specs: Sequence[QuerySpec], window_s: float
+        self,
+        rollouts: Sequence[Rollout],
+        specs: Sequence[QuerySpec],
+        window_s: float,
+        *,
+        since: float | None = None,
+        window_start: float = 0.0,
     ) -> dict[str, RolloutMetrics]:
+        """Per-version series from the cache; reuses the last split where it can.
+
+        since=None: compute everything. since=inf: nothing changed (answered
+        from the cache). Otherwise only points from `since` on are new.
+        """
+        sigs = {r.ref.key: split_signature(r) for r in rollouts}
+        known = [
+            r
+            for r in rollouts
+            if since is not None
+            and r.ref.key in self._derived
+            and self._derived_sig.get(r.ref.key) == sigs[r.ref.key]
+        ]
+        known_keys = {r.ref.key for r in known}
+        out: dict[str, RolloutMetrics] = {}
+        if since is not None and math.isinf(since):
+            out.update({k: self._derived[k] for k in known_keys})
+            known = []
         data = {s.key: self.cache.series(s.promql) for s in specs}
-        return build_metrics(
-            rollouts,
-            data,
-            self.requests_profile,
-            self.gpu_profile,
-            self.config.quantiles,
-            window_s=window_s,
-            taken_at=self._good_at,
-            error=self._last_error,
-        )
+
+        def split(some: Sequence[Rollout], from_t: float | None) -> dict[str, RolloutMetrics]:
+            return build_metrics(
+                some,
+                data,
+                self.requests_profile,
+                self.gpu_profile,
+                self.config.quantiles,
+                window_s=window_s,
+                taken_at=self._good_at,
+                error=self._last_error,
+                since=from_t,
+            )
+
+        if known and since is not None:
+            for key, new in split(known, since).items():
+                out[key] = merge_metrics(self._derived[key], new, since, window_start)
+        rest = [r for r in rollouts if r.ref.key not in out]
+        if rest:
+            out.update(split(rest, None))
+        for key, metrics in out.items():
+            self._derived[key] = metrics
+            self._derived_sig[key] = sigs[key]
+        return out
 
     def fetch_latest(
         self, rollouts: Sequence[Rollout], window_s: float
@@ -628,8 +702,14 @@ def build_metrics(
     window_s: float,
     taken_at: float,
     error: QueryError | None,
+    since: float | None = None,
 ) -> dict[str, RolloutMetrics]:
-    """Client-side split: every series to the (rollout, version) pairs it belongs to."""
+    """Client-side split: every series to the (rollout, version) pairs it belongs to.
+
+    With `since`, only points at or after it are computed (the rest are
+    merged from the previous split by the caller); series dicts must then be
+    in time order, as the range cache keeps them.
+    """
     acc: dict[tuple[str, Role], _PER_VERSION] = {}
     req = RequestsMatcher(profile, rollouts)
     for key in ("rate", "errors", "buckets"):
@@ -642,11 +722,11 @@ def build_metrics(
                     le = _le(labels.get("le"))
                     if le is None:
                         continue
-                    for t, v in points.items():
+                    for t, v in _recent(points, since):
                         per_t = a["buckets"].setdefault(t, {})
                         per_t[le] = per_t.get(le, 0.0) + v
                 else:
-                    for t, v in points.items():
+                    for t, v in _recent(points, since):
                         a[key][t] = a[key].get(t, 0.0) + v
     if gpu is not None:
         pods = PodMatcher(gpu, rollouts)
@@ -655,7 +735,7 @@ def build_metrics(
                 for target in pods.assign(dict(labels_key)):
                     a = acc.setdefault(target, _new_acc())
                     a["matched"] = True
-                    for t, v in points.items():
+                    for t, v in _recent(points, since):
                         a[key].setdefault(t, []).append(v)
 
     out: dict[str, RolloutMetrics] = {}
@@ -685,6 +765,60 @@ def build_metrics(
             window_s=window_s,
         )
     return out
+
+
+def _recent(points: Mapping[float, float], since: float | None) -> Iterable[tuple[float, float]]:
+    """The points at or after `since`, newest first; all of them when since is None."""
+    if since is None:
+        return points.items()
+    out = []
+    for t in reversed(points.keys()):  # type: ignore[call-overload]
+        if t < since:
+            break
+        out.append((t, points[t]))
+    return out
+
+
+def merge_metrics(
+    old: RolloutMetrics, new: RolloutMetrics, since: float, window_start: float
+) -> RolloutMetrics:
+    """Old points in [window_start, since) followed by the new ones from `since` on."""
+
+    def version(o: VersionMetrics | None, n: VersionMetrics | None) -> VersionMetrics | None:
+        if n is None:
+            return None
+        series: dict[Metric, Series] = {}
+        for metric in set(n.series) | set(o.series if o is not None else ()):
+            kept = tuple(
+                p for p in (o.get(metric).points if o else ()) if window_start <= p[0] < since
+            )
+            merged = kept + n.get(metric).points
+            if merged:
+                series[metric] = Series(merged)
+        return VersionMetrics(n.role, series)
+
+    stable = version(old.stable, new.stable)
+    assert stable is not None
+    canary = version(old.canary, new.canary)
+    state, reason = new.state, new.reason
+    if state is MetricsState.NO_DATA:  # the since-limited run may not have seen old points
+        missing = [v.role.value for v in (stable, canary) if v is not None and not v.series]
+        if not missing:
+            state, reason = MetricsState.OK, ""
+        else:
+            reason = f"no series matched for {' and '.join(missing)}"
+    return replace(new, stable=stable, canary=canary, state=state, reason=reason)
+
+
+def split_signature(r: Rollout) -> tuple[Any, ...]:
+    """What the split of a rollout depends on: a changed version means a full split."""
+
+    def v(info: VersionInfo | None) -> tuple[Any, ...]:
+        if info is None:
+            return ()
+        return (info.label, info.revision, info.pod_hash, info.workload, info.pods)
+
+    return (r.ref.namespace, r.ref.name, v(r.stable), v(r.canary))
 
 
 def _le(raw: str | None) -> float | None:

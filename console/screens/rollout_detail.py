@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 from console.model import (
     Metric,
     MetricsState,
+    ProviderKind,
     Rollout,
     RolloutMetrics,
     Series,
@@ -72,6 +73,8 @@ class RolloutDetailScreen(ActionScreen):
         return [self.key]
 
     def redraw(self) -> None:
+        if not self.is_attached or not self.is_mounted:
+            return  # a refresh can land while the screen is being popped
         rollout = self.target()
         now: float = self.app.clock()  # type: ignore[attr-defined]
         if rollout is None:
@@ -97,7 +100,8 @@ class RolloutDetailScreen(ActionScreen):
         )
         self.query_one("#versions", Static).update(versions_text(rollout))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
-        self.query_one(MetricSummary).show(metrics, now=now)
+        refresh_s: float = self.app.metrics_every_s  # type: ignore[attr-defined]
+        self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
         self.draw_charts(rollout, metrics, now)
         self.draw_log()
         self.tick()
@@ -148,6 +152,8 @@ class RolloutDetailScreen(ActionScreen):
         self.query_one("#log", Static).update(text)
 
     def tick(self) -> None:
+        if not self.is_attached or not self.is_mounted:
+            return
         rollout = self.target()
         label = f"{rollout.ref.short}" if rollout else self.key
         self.query_one("#status", Static).update(status_line(self.app, label))  # type: ignore[arg-type]
@@ -167,7 +173,9 @@ def title_text(r: Rollout) -> Text:
     text.append(f"{r.ref.namespace}/{r.ref.name}", style="bold")
     if r.ref.cluster:
         text.append(f"  @{r.ref.cluster}", style="dim")
-    text.append(f"  {r.provider.value}  ")
+    if r.provider is not ProviderKind.DEMO:
+        text.append(f"  {r.provider.value}")
+    text.append("  ")
     text.append(f" {r.status_text} ", style="reverse")
     text.append(f"  step {r.step_label}")
     if r.message:

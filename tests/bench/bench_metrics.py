@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from console.metrics.config import load_config, parse_duration
@@ -25,6 +27,10 @@ from console.metrics.prometheus import PrometheusSource
 from tests.lab.prom import PrometheusLab
 from tests.metrics.fleet import fleet, fleet_openmetrics
 from tests.metrics.helpers import Clock
+
+
+def _ms(values: Iterable[float]) -> float:
+    return 1000 * statistics.median(values)
 
 
 def main() -> int:
@@ -37,6 +43,7 @@ def main() -> int:
     window_s = parse_duration(args.window, "--window")
 
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
+        os.environ["XDG_CONFIG_HOME"] = tmp  # never the user's own config file
         lab = PrometheusLab(Path(tmp) / "prom")
         try:
             end = math.floor(time.time() / 60) * 60 - 900.0
@@ -51,11 +58,12 @@ def main() -> int:
             at = end - 120
             print(
                 f"window {args.window}, step {args.step:g}s, {args.repeat} runs each, "
-                "median wall time per refresh"
+                "median wall time per refresh (query: HTTP + parse + cache; split: per-version "
+                "series)"
             )
             print(
                 f"{'rollouts':>8}  {'client':<10}  {'refresh':<11}  {'queries':>7}  "
-                f"{'points':>7}  {'wall ms':>8}"
+                f"{'points':>7}  {'query ms':>8}  {'split ms':>8}  {'total ms':>8}"
             )
             for n in sorted({1, args.rollouts}):
                 for concurrency, client in ((6, "httpx x6"), (1, "api-client")):
@@ -78,7 +86,9 @@ def main() -> int:
                         print(
                             f"{n:>8}  {client:<10}  {name:<11}  {stats[0].queries:>7}  "
                             f"{stats[0].points:>7}  "
-                            f"{1000 * statistics.median(s.seconds for s in stats):>8.1f}"
+                            f"{_ms(s.seconds for s in stats):>8.1f}  "
+                            f"{_ms(s.split_seconds for s in stats):>8.1f}  "
+                            f"{_ms(s.seconds + s.split_seconds for s in stats):>8.1f}"
                         )
         finally:
             lab.close()

@@ -26,8 +26,14 @@ FAST_STEPS: list[dict[str, Any]] = [
 ]
 
 
+#: Namespaces made by this session's tests; conftest deletes them after each test.
+CREATED: list[str] = []
+
+
 def unique_ns(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+    ns = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    CREATED.append(ns)
+    return ns
 
 
 def deploy_canary(
@@ -39,10 +45,14 @@ def deploy_canary(
     for obj in objs:
         if obj["kind"] == "Rollout":
             obj["spec"]["strategy"]["canary"]["steps"] = copy.deepcopy(steps or FAST_STEPS)
+            # No GPU requests: the lab's kwok nodes have 12 GPUs in all, and many
+            # tests' Rollouts must fit at once.
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                container.pop("resources", None)
     lab.apply_yaml(yaml.safe_dump_all(objs, sort_keys=False))
     lab.wait_for(
         lambda: _healthy(sample.get_rollout(lab, namespace)),
-        timeout=120,
+        timeout=180,
         what=f"Rollout {namespace}/{sample.NAME} Healthy",
     )
     if start:
@@ -74,7 +84,7 @@ def wait_rollout(
     namespace: str,
     check: Callable[[dict[str, Any]], bool],
     what: str,
-    timeout: float = 90,
+    timeout: float = 180,
 ) -> dict[str, Any]:
     last: dict[str, Any] = {}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from console import audit
 from console.kube.argo import HASH_LABEL, ROLLOUTS
@@ -112,9 +113,23 @@ def test_list_matches_the_plugin_view(kube_lab: KubeLab) -> None:
 
 def test_malformed_rollout_renders_with_warning(kube_lab: KubeLab) -> None:
     ns = unique_ns("ko-bad")
-    deploy_canary(kube_lab, ns, steps=[{"setWeight": 10}, {}, {"pause": {}}], start=False)
+    objs = sample.manifests(ns)
+    for obj in objs:
+        if obj["kind"] == "Rollout":
+            # An empty step passes the CRD schema; the controller calls the spec invalid.
+            obj["spec"]["strategy"]["canary"]["steps"] = [{"setWeight": 10}, {}, {"pause": {}}]
+            obj["spec"]["template"]["spec"]["containers"][0].pop("resources", None)
+    kube_lab.apply_yaml(yaml.safe_dump_all(objs, sort_keys=False))
+    wait_rollout(
+        kube_lab,
+        ns,
+        lambda ro: ro["status"].get("phase") == "Degraded",
+        "InvalidSpec seen by the controller",
+    )
     [r] = backend(kube_lab, ns).list()
     assert any("step 1 has no known type" in w for w in r.warnings), r.warnings
+    assert r.phase is Phase.DEGRADED and "InvalidSpec" in r.message
+    assert r.steps[1].kind.value == "unknown"
 
 
 # --- actions -------------------------------------------------------------------------------

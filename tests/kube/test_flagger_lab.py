@@ -8,6 +8,7 @@ subresource, standing in for the controller.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -48,7 +49,7 @@ def set_status(lab: KubeLab, ns: str, status: dict[str, Any], name: str = "podin
         "--subresource=status",
         "--type=merge",
         "-p",
-        yaml.safe_dump({"status": status}, default_flow_style=True),
+        json.dumps({"status": status}),
     )
 
 

@@ -70,7 +70,19 @@ ROLLOUTS_CONTROLLER = Component(
     "github.com/argoproj/argo-rollouts/cmd/rollouts-controller",
 )
 
-GO_BUILT = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KWOK, ROLLOUTS_CONTROLLER)
+# Debian's etcd 3.4.23 was tried first: kube-apiserver 1.34 then runs without the
+# RequestWatchProgress storage feature, and kwok's streaming watches (client-go 0.36
+# uses WatchList) keep breaking, so pods sat Pending for tens of seconds.
+ETCD = Component("etcd", "etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3")
+
+GO_BUILT = (
+    ETCD,
+    KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    KWOK,
+    ROLLOUTS_CONTROLLER,
+)
 
 
 def kwok_stages() -> Path:
@@ -81,11 +93,6 @@ def kwok_stages() -> Path:
 def argo_crd_dir() -> Path:
     """Argo Rollouts' own CRDs at the pinned release, copied there by tests/lab/install."""
     return ROLLOUTS_CONTROLLER.directory / "crds"
-
-
-def etcd() -> Path | None:
-    found = shutil.which("etcd")
-    return Path(found) if found else None
 
 
 def kubectl() -> Path | None:
@@ -103,8 +110,6 @@ def missing() -> list[str]:
         gaps.append(f"kwok stages ({kwok_stages()})")
     if not (argo_crd_dir() / "rollout-crd.yaml").exists():
         gaps.append(f"argo-rollouts CRDs ({argo_crd_dir()})")
-    if etcd() is None:
-        gaps.append("etcd (Debian package etcd-server)")
     if kubectl() is None:
         gaps.append("kubectl")
     return gaps
@@ -120,5 +125,16 @@ def _build_plan() -> list[Component]:
 
 if __name__ == "__main__":
     # Used by tests/lab/install: one tab-separated line per binary to build.
+    # The last column is the file go build writes: for a /vN module path that is the
+    # element before it (go.etcd.io/etcd/server/v3 -> server).
     for component in _build_plan():
-        print(component.module_dir, component.package, component.directory, sep="\t")
+        parts = component.package.split("/")
+        go_name = parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+        print(
+            component.module_dir,
+            component.package,
+            component.directory,
+            go_name,
+            component.name,
+            sep="\t",
+        )

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.lab import binaries, proc, sample
-from tests.lab.kube import KubeLab, LabStartError
+from tests.lab.kube import STOP_ORDER, KubeLab, LabStartError
 
 
 def state_dir() -> Path:
@@ -26,7 +26,7 @@ def down(state: Path) -> list[str]:
     stopped: list[str] = []
     for pid_dir in sorted(state.rglob("pids")):
         if pid_dir.is_dir():
-            stopped += proc.stop_pid_files(pid_dir)
+            stopped += proc.stop_pid_files(pid_dir, first=STOP_ORDER)
     return stopped
 
 
@@ -72,6 +72,10 @@ def up() -> int:
         print(f"lab: up failed: {exc}; logs in {lab.log_dir}", file=sys.stderr)
         down(state)
         return 1
+    except BaseException:
+        # Anything else (a bug, Ctrl-C): leave no half-started lab behind.
+        down(state)
+        raise
     kubectl = binaries.kubectl()
     print(f"export KUBECONFIG={lab.kubeconfig}")
     print(f"# kubectl: {kubectl}")

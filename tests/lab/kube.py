@@ -39,6 +39,17 @@ _CLIENTS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Reverse start order: what a process depends on is stopped after it.
+STOP_ORDER = (
+    "argo-rollouts",
+    "kwok",
+    "kube-scheduler",
+    "kube-controller-manager",
+    "kube-apiserver",
+    "etcd",
+)
+
+
 class LabStartError(RuntimeError):
     """A lab piece did not start; the message names the piece and its log."""
 
@@ -51,7 +62,9 @@ class LabStartError(RuntimeError):
 class KubeLab:
     """The Kubernetes half of the lab, living in ``workdir``."""
 
-    def __init__(self, workdir: Path, *, nodes: int = 3, gpus_per_node: int = 4) -> None:
+    def __init__(self, workdir: Path, *, nodes: int = 4, gpus_per_node: int = 4) -> None:
+        # 16 GPUs: the sample Rollout at its last step (4 stable + 3 canary) plus a test
+        # Rollout mid-canary (4 + 2) and a few test pods fit at once on a shared lab.
         self.workdir = workdir.resolve()
         self.nodes = nodes
         self.gpus_per_node = gpus_per_node
@@ -137,7 +150,7 @@ class KubeLab:
             child.stop(timeout=timeout)
         self._children.clear()
         # Anything recorded but not started by this object (an earlier run in the same dir).
-        proc.stop_pid_files(self.pid_dir, timeout=timeout)
+        proc.stop_pid_files(self.pid_dir, timeout=timeout, first=STOP_ORDER)
 
     # --- pieces ----------------------------------------------------------------------
 
@@ -169,14 +182,12 @@ class KubeLab:
             raise LabStartError(child.name, str(exc), child.log_path) from exc
 
     def _start_etcd(self) -> str:
-        etcd = binaries.etcd()
-        assert etcd is not None  # checked by binaries.missing()
         client, peer = proc.free_port(), proc.free_port()
         url = f"http://127.0.0.1:{client}"
         child = self._spawn(
             "etcd",
             [
-                str(etcd),
+                str(binaries.ETCD.path),
                 "--name=lab",
                 f"--data-dir={self.workdir / 'etcd'}",
                 f"--listen-client-urls={url}",
@@ -188,9 +199,6 @@ class KubeLab:
                 "--unsafe-no-fsync=true",
                 "--log-level=warn",
             ],
-            # The Debian build of etcd 3.4 refuses to start on amd64 without this only
-            # on unsupported arches; set anyway so a non-amd64 CI machine works too.
-            env={"ETCD_UNSUPPORTED_ARCH": os.uname().machine},
         )
         self._wait_ready(
             child, lambda: b'"health":"true"' in _http_get(f"{url}/health"), timeout=30
@@ -330,8 +338,12 @@ class KubeLab:
         check: bool = True,
         kubeconfig_path: Path | None = None,
         timeout: float = 120,
+        stderr: bool = False,
     ) -> str:
-        """Run kubectl against the lab; returns stdout, raises with stderr on failure."""
+        """Run kubectl against the lab; returns stdout (plus stderr if asked).
+
+        Raises RuntimeError with kubectl's stderr when it fails and ``check`` is set.
+        """
         kubectl = binaries.kubectl()
         if kubectl is None:
             raise LabStartError("kubectl", "no kubectl on PATH and none built", None)
@@ -344,7 +356,7 @@ class KubeLab:
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-        return result.stdout
+        return result.stdout + result.stderr if stderr else result.stdout
 
     def get_json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json"))

@@ -136,10 +136,16 @@ def spawn(
     return Child(name=name, popen=popen, log_path=log_path, pid_path=pid_path)
 
 
-def stop_pid_files(pid_dir: Path, timeout: float = 10.0) -> list[str]:
-    """Stop every process group recorded under ``pid_dir`` (for scripts after a crash)."""
+def stop_pid_files(pid_dir: Path, timeout: float = 10.0, first: Sequence[str] = ()) -> list[str]:
+    """Stop every process group recorded under ``pid_dir`` (for scripts after a crash).
+
+    Names in ``first`` are stopped first, in that order (dependents before what
+    they depend on: kube-apiserver hangs on TERM once etcd is gone); the rest by name.
+    """
     stopped: list[str] = []
-    for pid_path in sorted(pid_dir.glob("*.pid")):
+    rank = {name: i for i, name in enumerate(first)}
+    pid_paths = sorted(pid_dir.glob("*.pid"), key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
+    for pid_path in pid_paths:
         try:
             pgid = int(pid_path.read_text().strip())
         except (OSError, ValueError):
@@ -155,10 +161,24 @@ def stop_pid_files(pid_dir: Path, timeout: float = 10.0) -> list[str]:
 
 
 def _group_exists(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is in group ``pgid``.
+
+    kill(0) also succeeds for zombies, which a still-running parent (the test
+    process that spawned the lab) has not reaped yet; counting them made every
+    stop wait out its whole timeout. /proc/<pid>/stat tells state and group apart.
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the parenthesised command name: state, ppid, pgrp, ...
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False

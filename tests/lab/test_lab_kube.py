@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,9 +18,16 @@ from tests.lab.kube import GPU_RESOURCE, KubeLab
 pytestmark = pytest.mark.lab
 
 
-def _unique_namespace(prefix: str) -> str:
-    # Unique so the tests also pass against a long-running lab from tests/lab/up.
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+@pytest.fixture
+def namespace(kube_lab: KubeLab, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards so its pods give their GPUs back.
+
+    Unique, so the tests also pass against a long-running lab from tests/lab/up.
+    """
+    name = f"lab-{request.node.name[5:20].replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+    kube_lab.kubectl("create", "namespace", name)
+    yield name
+    kube_lab.kubectl("delete", "namespace", name, "--wait=false")
 
 
 def _ready(pod: dict[str, Any]) -> bool:
@@ -27,8 +35,7 @@ def _ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def test_kwok_pods_become_ready(kube_lab: KubeLab) -> None:
-    namespace = _unique_namespace("lab-kwok")
+def test_kwok_pods_become_ready(kube_lab: KubeLab, namespace: str) -> None:
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -50,11 +57,7 @@ def test_kwok_pods_become_ready(kube_lab: KubeLab) -> None:
             },
         },
     }
-    kube_lab.apply_yaml(
-        yaml.safe_dump_all(
-            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, deployment]
-        )
-    )
+    kube_lab.apply_yaml(yaml.safe_dump(deployment))
 
     def ready_pods() -> list[dict[str, Any]] | None:
         pods = kube_lab.get_json("pods", "-n", namespace, "-l", "app=gpu-worker")["items"]
@@ -72,8 +75,9 @@ def test_kwok_pods_become_ready(kube_lab: KubeLab) -> None:
     assert deployment_status.get("readyReplicas") == 3
 
 
-def test_argo_walks_canary_steps_and_rewrites_virtualservice(kube_lab: KubeLab) -> None:
-    namespace = _unique_namespace("lab-canary")
+def test_argo_walks_canary_steps_and_rewrites_virtualservice(
+    kube_lab: KubeLab, namespace: str
+) -> None:
     sample.deploy(kube_lab, namespace)
     assert sample.canary_weight(kube_lab, namespace) == 0
 
@@ -127,3 +131,18 @@ def test_argo_walks_canary_steps_and_rewrites_virtualservice(kube_lab: KubeLab) 
         return len(ready) if len(ready) == expected else None
 
     kube_lab.wait_for(canary_ready, timeout=60, what="canary pods Ready at 30 %")
+
+
+def test_service_account_kubeconfig_is_limited_by_rbac(kube_lab: KubeLab, namespace: str) -> None:
+    config = kube_lab.create_service_account_kubeconfig(
+        namespace,
+        "reader",
+        [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+    )
+    # Allowed: its Role grants listing pods in its own namespace.
+    kube_lab.kubectl("get", "pods", "-n", namespace, kubeconfig_path=config)
+    # Denied by RBAC (not by authentication): another namespace, and writes.
+    for args in (["get", "pods", "-n", "default"], ["create", "configmap", "x", "-n", namespace]):
+        out = kube_lab.kubectl(*args, kubeconfig_path=config, check=False, stderr=True)
+        assert "forbidden" in out.lower(), out
+        assert f"system:serviceaccount:{namespace}:reader" in out, out

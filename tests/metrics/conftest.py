@@ -1,6 +1,7 @@
 """Fixtures for the metrics tests: the lab's real Prometheus, plus a fault proxy.
 
-The lab fixtures (prom_lab, stage_traffic) come from tests/lab/fixtures_prom.py.
+The lab fixtures (prom_lab, stage_traffic) come from tests/lab/fixtures_prom.py,
+loaded as a plugin by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.fixtures_prom import prom_lab, stage_traffic  # noqa: F401  (fixtures)
 from tests.lab.prom import PrometheusLab
 from tests.metrics.fault_proxy import FaultProxy
 
 
 @pytest.fixture
-def proxy(prom_lab: PrometheusLab) -> Iterator[FaultProxy]:  # noqa: F811
+def proxy(prom_lab: PrometheusLab) -> Iterator[FaultProxy]:
     """A loopback proxy in front of the lab Prometheus that can misbehave on demand."""
     with FaultProxy(prom_lab.url) as p:
         yield p

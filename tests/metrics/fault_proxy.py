@@ -11,6 +11,7 @@ gateways do, so tests can check the console redacts it). A ``prefix`` (e.g.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -19,7 +20,7 @@ from types import TracebackType
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, prefix: str = "") -> None:
+    def __init__(self, upstream: str, prefix: str = "", tls: tuple[str, str] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.prefix = prefix.rstrip("/")
         self.mode = "pass"
@@ -41,11 +42,17 @@ class FaultProxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:  # (cert file, key file): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
 
     def __enter__(self) -> FaultProxy:
         self.thread.start()

@@ -229,3 +229,34 @@ def test_headless_metrics_with_prometheus_down_says_so_in_one_line(
     assert run_metrics(args) == 2
     err = capsys.readouterr().err
     assert err == f"rollout-console: Prometheus is not usable: connection refused to {url}.\n"
+
+
+@pytest.mark.parametrize("concurrency", [6, 1], ids=["httpx", "api-client"])
+def test_tls_needs_the_ca_bundle_or_an_explicit_insecure_flag(
+    prom_lab: PrometheusLab, faults_history: dict[str, Any], tmp_path: Path, concurrency: int
+) -> None:
+    from tests.lab import pki
+
+    certs = pki.generate(tmp_path / "pki", {})
+    serving = (str(certs.apiserver.cert), str(certs.apiserver.key))
+    rollout = faults_history["rollout"]
+    with FaultProxy(prom_lab.url, tls=serving) as proxy:
+        assert proxy.url.startswith("https://")
+        with pytest.raises(ConsoleError) as info:  # fatal even when lenient: config problem
+            make_prometheus_source(url=proxy.url)
+        assert str(info.value) == (
+            f"Prometheus is not usable: TLS verification failed for {proxy.url} "
+            "(set ca_file, or insecure_skip_verify explicitly)."
+        )
+        config = tmp_path / "config.yaml"
+        for tls in (f"ca_file: {certs.ca.cert}", "insecure_skip_verify: true"):
+            config.write_text(
+                f"prometheus:\n  url: {proxy.url}\n  {tls}\n"
+                f"metrics: {{max_concurrency: {concurrency}}}\n"
+            )
+            source = make_prometheus_source(config_path=config)
+            source.clock = Clock(faults_history["at"])
+            m = source.fetch([rollout], window_s=300, step_s=15)[rollout.ref.key]
+            assert m.state is MetricsState.OK, (tls, m.reason)
+            assert latest(m, Role.CANARY, Metric.ERROR_PCT) == pytest.approx(2.0, rel=1e-4)
+            source.close()

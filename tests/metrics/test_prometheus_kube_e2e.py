@@ -21,7 +21,6 @@ from console.kube import make_kube_backend
 from console.metrics import make_prometheus_source
 from console.model import Metric, MetricsState, Role, Rollout, RolloutMetrics
 from tests.lab import sample
-from tests.lab.fixtures_kube import kube_lab  # noqa: F401  (fixture)
 from tests.lab.kube import KubeLab
 from tests.lab.proc import wait_for
 from tests.lab.prom import PrometheusLab
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.lab
 
 
 def test_live_metrics_of_an_argo_canary_in_the_lab(
-    kube_lab: KubeLab,  # noqa: F811
+    kube_lab: KubeLab,
     prom_lab: PrometheusLab,
     tmp_path: Path,
 ) -> None:

@@ -118,7 +118,7 @@ def test_bad_canary_is_worse_than_stable_side_by_side(
             config=None,
             output="json",
             window="30s",
-            version_label=["stable=v1", "canary=v2"],
+            version_label=["stable=v1", "canary=v2:8d7e"],
             context=[],
             kubeconfig=None,
             namespace=None,
@@ -131,7 +131,8 @@ def test_bad_canary_is_worse_than_stable_side_by_side(
         assert stable["version"] == "v1" and canary["version"] == "v2"
         assert stable["latency_p99_ms"] <= 50 < 100 < canary["latency_p99_ms"]
         assert canary["error_pct"] > stable["error_pct"] == 0
-        assert canary["gpu_memory_gib"] is None  # no pods known without the cluster
+        assert canary["gpu_memory_gib"] == pytest.approx(9.0)  # pods by hash 8d7e
+        assert stable["gpu_memory_gib"] is None  # no pods known for stable: no GPU figure
 
         table = io.StringIO()
         args.output = "table"

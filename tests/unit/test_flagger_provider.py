@@ -253,3 +253,11 @@ def test_garbage_never_raises() -> None:
     obj["status"] = ["x"]
     (r,) = PROVIDER.to_rollouts([obj], {}, "lab")
     assert r.phase is Phase.UNKNOWN
+
+
+def test_an_owed_reset_is_a_visible_warning() -> None:
+    marker = {flagger.SKIP_ANALYSIS_ANNOTATION: "t"}
+    done = canary_obj(phase="Succeeded", spec={"skipAnalysis": True}, annotations=marker)
+    assert any("next release would skip analysis" in w for w in one(done).warnings)
+    running = canary_obj(spec={"skipAnalysis": True}, annotations=marker)
+    assert one(running).warnings == ()

@@ -232,3 +232,32 @@ def test_nan_points_are_dropped() -> None:
     canary = m[r.ref.key].canary
     assert canary is not None
     assert canary.get(Metric.REQUEST_RATE).points == ((2.0, 3.0),)
+
+
+def test_merge_keeps_old_points_in_window_and_recomputes_no_data() -> None:
+    from console.metrics.prometheus import merge_metrics
+    from console.model import RolloutMetrics, Series, VersionMetrics
+
+    r = rollout("ml", "det")
+    old = RolloutMetrics(
+        ref=r.ref,
+        stable=VersionMetrics(Role.STABLE, {Metric.REQUEST_RATE: Series(((0, 1.0), (15, 2.0)))}),
+        canary=VersionMetrics(Role.CANARY, {Metric.REQUEST_RATE: Series(((15, 5.0),))}),
+        taken_at=1.0,
+    )
+    # The since-limited run saw only the stable's new point: not "no data" for the
+    # canary, whose older points are still inside the window.
+    new = RolloutMetrics(
+        ref=r.ref,
+        stable=VersionMetrics(Role.STABLE, {Metric.REQUEST_RATE: Series(((30, 3.0),))}),
+        canary=VersionMetrics(Role.CANARY),
+        state=MetricsState.NO_DATA,
+        reason="no series matched for canary",
+        taken_at=2.0,
+    )
+    m = merge_metrics(old, new, since=30, window_start=15)
+    assert m.stable.get(Metric.REQUEST_RATE).points == ((15, 2.0), (30, 3.0))
+    assert m.canary is not None and m.canary.get(Metric.REQUEST_RATE).points == ((15, 5.0),)
+    assert m.state is MetricsState.OK and m.reason == "" and m.taken_at == 2.0
+    gone = merge_metrics(old, new, since=30, window_start=20)
+    assert gone.state is MetricsState.NO_DATA and gone.reason == "no series matched for canary"

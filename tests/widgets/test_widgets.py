@@ -162,9 +162,16 @@ def test_table_compacts_at_80_columns() -> None:
             assert "✖ Aborted" in text  # still words, just shorter
             assert "2.12.0→2.13.0-gpu" in text
             assert "⚠latest" in text
+            table.move_cursor(row=2)
+            selected = table.selected_key
             await pilot.resize_terminal(160, 24)
             await pilot.pause()
             assert "Degraded (aborted)" in screen_text(app)
+            assert table.selected_key == selected  # the relayout keeps the cursor
+            app.theme = "rollout-high-contrast"
+            await pilot.pause()
+            await pilot.pause()
+            assert table.selected_key == selected  # so does a theme switch
 
     run(scenario())
 

@@ -8,6 +8,7 @@ Prometheus as one scrape job.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -45,6 +46,7 @@ class TrafficLab:
         self.prom = prom
         self.job = job
         self.servers: list[RunningServer] = []
+        self._serial = itertools.count()
         self.loadgen: Child | None = None
         self.summary_path = workdir / "loadgen-summary.json"
 
@@ -73,8 +75,9 @@ class TrafficLab:
         return started
 
     def _start_server(self, spec: ServerSpec, timeout: float) -> RunningServer:
+        # Unique per lab: the pid, port and config files are named after it.
         w = spec.workload
-        name = f"model-server-{w.namespace}-{w.workload}-{len(self.servers)}"
+        name = f"model-server-{w.namespace}-{w.workload}-{w.version}-{next(self._serial)}"
         config = {**spec.workload.to_json(), **asdict(spec.behaviour), "seed": spec.seed}
         config_path = self.workdir / f"{name}.json"
         config_path.write_text(json.dumps(config, indent=2))

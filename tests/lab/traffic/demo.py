@@ -28,6 +28,7 @@ BEHAVIOUR = {
     ),
 }
 HISTORY_S = 3600.0
+LOOKBACK_S = 300.0  # Prometheus' default query lookback delta
 
 
 def pods_by_version(kubeconfig: Path, namespace: str, app: str) -> dict[str, tuple[str, ...]]:
@@ -67,8 +68,10 @@ def start_for_up(
         gpu_util_pct=45.0,
         gpu_mem_mib=BEHAVIOUR["v1"].gpu_mem_base_mib,
     )
-    # Loaded before start, so no restart is needed; it ends where live data begins.
-    prom.backfill(openmetrics_history([stable], now - HISTORY_S, now - 30))
+    # Loaded before start, so no restart is needed. It ends more than the
+    # 5 min lookback before live data begins: the history series lack the live
+    # ones' job/instance labels, and overlapping gauges would be summed twice.
+    prom.backfill(openmetrics_history([stable], now - HISTORY_S, now - LOOKBACK_S - 30))
     prom.start()
     traffic = TrafficLab(workdir / "traffic", prom, job="traffic-lab")
     traffic.start_servers([ServerSpec(w, BEHAVIOUR[v]) for v, w in workloads.items() if w.pods])

@@ -1,0 +1,218 @@
+"""Benchmark: `rollout-console get -A -o json` beside `kubectl get rollouts.argoproj.io -A -o json`.
+
+    python tests/bench/bench_kube.py [--rollouts 500] [--namespaces 50] [--runs 5]
+
+Uses the lab started by `tests/lab/up` when ROLLOUT_LAB_KUBECONFIG names its admin
+kubeconfig, else starts a private lab (and stops it afterwards). Creates the
+Rollouts (1 replica each, so the controller makes a ReplicaSet and a kwok Pod
+for each), waits until the controller has reconciled them all, then times both
+commands alternately against the same server and prints medians. Also prints
+the time from process start to the backend's first full Snapshot (what the
+TUI's first list waits for, without textual's own start-up).
+Goals (issue 4): console <= 1.5 x kubectl; first full list <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.lab.kube import KubeLab  # noqa: E402
+
+FIRST_SNAPSHOT = """
+import sys, threading, time
+t0 = float(sys.argv[1])
+from console.kube import make_kube_backend
+from console.model import Snapshot
+b = make_kube_backend(sys.argv[2], [], None, True, False)
+stop = threading.Event()
+for event in b.watch(stop):
+    if isinstance(event, Snapshot):
+        print(len(event.rollouts), time.time() - t0)
+        break
+stop.set()
+"""
+
+
+def manifests(n_rollouts: int, n_namespaces: int, replicas: int) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for i in range(n_namespaces):
+        docs.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i:02d}"}}
+        )
+    for j in range(n_rollouts):
+        ns = f"bench-{j % n_namespaces:02d}"
+        name = f"model-{j:03d}"
+        docs.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Rollout",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": {
+                            "containers": [{"name": "s", "image": "tensorflow/serving:2.12.0"}]
+                        },
+                    },
+                    "strategy": {
+                        "canary": {
+                            "steps": [
+                                {"setWeight": 10},
+                                {"pause": {}},
+                                {"setWeight": 50},
+                                {"pause": {}},
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+    return docs
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {done.stderr.decode()[-500:]}")
+    return elapsed, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rollouts", type=int, default=500)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-create", action="store_true", help="the Rollouts exist already")
+    args = parser.parse_args()
+
+    owned: KubeLab | None = None
+    running = os.environ.get("ROLLOUT_LAB_KUBECONFIG")
+    if running:
+        lab = KubeLab.attach(Path(running))
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-kube-"))
+        lab = owned = KubeLab(workdir)
+        print(f"starting a lab in {workdir} ...", file=sys.stderr)
+        lab.start()
+    try:
+        docs = manifests(args.rollouts, args.namespaces, args.replicas)
+        t0 = time.perf_counter()
+        for k in range(0, 0 if args.no_create else len(docs), 100):
+            lab.kubectl(
+                "apply",
+                "--server-side",
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(docs[k : k + 100]),
+                timeout=300,
+            )
+        print(
+            f"created {args.rollouts} Rollouts in {args.namespaces} namespaces "
+            f"in {time.perf_counter() - t0:.1f}s",
+            file=sys.stderr,
+        )
+
+        def reconciled() -> bool:
+            items = lab.get_json("rollouts.argoproj.io", "-A")["items"]
+            done = [
+                r
+                for r in items
+                if r["metadata"]["namespace"].startswith("bench-")
+                and r.get("status", {}).get("phase")
+            ]
+            print(f"  reconciled {len(done)}/{args.rollouts}", file=sys.stderr)
+            return len(done) >= args.rollouts
+
+        lab.wait_for(reconciled, timeout=900, what="every bench Rollout reconciled")
+
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env.pop("KUBECONFIG", None)
+        kubeconfig = str(lab.kubeconfig)
+        kubectl = shutil.which("kubectl") or "kubectl"
+        console_cmd = [
+            sys.executable,
+            "-m",
+            "console",
+            "get",
+            "-A",
+            "-o",
+            "json",
+            "--kubeconfig",
+            kubeconfig,
+        ]
+        kubectl_cmd = [
+            kubectl,
+            f"--kubeconfig={kubeconfig}",
+            "get",
+            "rollouts.argoproj.io",
+            "-A",
+            "-o",
+            "json",
+        ]
+        # Warm both (page cache, kubectl discovery cache), then alternate.
+        timed(console_cmd, env)
+        timed(kubectl_cmd, env)
+        console_t, kubectl_t, first_t = [], [], []
+        n_console = n_kubectl = 0
+        for _ in range(args.runs):
+            t, out = timed(console_cmd, env)
+            console_t.append(t)
+            n_console = sum(
+                1 for i in json.loads(out)["items"] if i["namespace"].startswith("bench-")
+            )
+            t, out = timed(kubectl_cmd, env)
+            kubectl_t.append(t)
+            n_kubectl = sum(
+                1
+                for i in json.loads(out)["items"]
+                if i["metadata"]["namespace"].startswith("bench-")
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", FIRST_SNAPSHOT, str(time.time()), kubeconfig],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            first_t.append(float(done.stdout.split()[1]))
+        c, k, f = (statistics.median(x) for x in (console_t, kubectl_t, first_t))
+        print(f"rollouts listed: console {n_console}, kubectl {n_kubectl}")
+        print(f"rollout-console get -A -o json      median {c:.3f}s  runs {_fmt(console_t)}")
+        print(f"kubectl get rollouts -A -o json     median {k:.3f}s  runs {_fmt(kubectl_t)}")
+        print(f"ratio console/kubectl               {c / k:.2f}x  (goal <= 1.5x)")
+        print(
+            f"first full list (backend snapshot)  median {f:.3f}s  runs {_fmt(first_t)}"
+            "  (goal <= 2s; excludes textual start-up)"
+        )
+    finally:
+        if owned is not None:
+            owned.stop()
+    return 0
+
+
+def _fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.3f}" for v in values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
