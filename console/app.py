@@ -6,6 +6,7 @@ messages; the UI thread only updates the store and redraws what changed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -91,7 +92,7 @@ class RolloutConsoleApp(App[int]):
 
     def metrics_targets(self) -> list[Rollout]:
         """Rollouts whose metrics the visible screen shows."""
-        wanted = getattr(self.screen, "metrics_keys", lambda: [])()
+        wanted: list[str] = getattr(self.screen, "metrics_keys", lambda: [])()
         return [self.store.rollouts[k] for k in wanted if k in self.store.rollouts]
 
     def refresh_metrics(self) -> None:
@@ -153,10 +154,9 @@ class RolloutConsoleApp(App[int]):
         call = getattr(self.screen, method, None)
         if call is None:
             return
-        try:
+        # The screen may be torn down under a timer: then there is nothing to draw.
+        with contextlib.suppress(NoMatches):
             call()
-        except NoMatches:
-            pass  # the screen is being torn down under a timer: nothing to draw
 
     # --- actions ------------------------------------------------------------------
 

@@ -230,8 +230,10 @@ class Rollout:
             return 3
         if self.warnings or self.phase is Phase.UNKNOWN:
             return 2
-        if self.phase is Phase.PAUSED or self.stable.moving_image or (
-            self.canary is not None and self.canary.moving_image
+        if (
+            self.phase is Phase.PAUSED
+            or self.stable.moving_image
+            or (self.canary is not None and self.canary.moving_image)
         ):
             return 1
         return 0

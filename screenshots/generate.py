@@ -1,7 +1,7 @@
 """Regenerate the SVG screenshots from the demo (seed 7, frozen clock).
 
-    python screenshots/generate.py            # writes screenshots/*.svg
-    python screenshots/generate.py --png DIR  # also PNGs to look at (rsvg-convert)
+python screenshots/generate.py            # writes screenshots/*.svg
+python screenshots/generate.py --png DIR  # also PNGs to look at (rsvg-convert)
 """
 
 from __future__ import annotations

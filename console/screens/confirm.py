@@ -43,9 +43,7 @@ class ConfirmScreen(ModalScreen[bool]):
             Action.UNDO: "Starts a rollout back to the previous revision.",
         }.get(self.action_to_confirm, "")
         with Vertical():
-            yield Static(
-                f"{self.action_to_confirm.label}: {self.ref.short}?", classes="question"
-            )
+            yield Static(f"{self.action_to_confirm.label}: {self.ref.short}?", classes="question")
             if self.ref.cluster:
                 yield Static(f"cluster: {self.ref.cluster}")
             if detail:

@@ -113,14 +113,14 @@ class RolloutDetailScreen(ActionScreen):
         if metrics is None:
             note = "waiting for metrics…"
         elif metrics.state is not MetricsState.OK:
-            has_data = any(
-                metrics.stable.get(m).points for _, _, _, ms, _ in CHARTS for m in ms
-            )
+            has_data = any(metrics.stable.get(m).points for _, _, _, ms, _ in CHARTS for m in ms)
             if has_data and metrics.state is MetricsState.UNAVAILABLE:
                 stale_s = now - metrics.taken_at
             else:
-                note = f"{metrics.state.value}: {metrics.reason}" if metrics.reason else (
-                    metrics.state.value
+                note = (
+                    f"{metrics.state.value}: {metrics.reason}"
+                    if metrics.reason
+                    else (metrics.state.value)
                 )
         stable_v = rollout.stable.display
         canary_v = rollout.canary.display if rollout.canary else ""

@@ -14,8 +14,13 @@ from widgets.rollout_table import RolloutTable
 
 
 class RolloutListScreen(ActionScreen):
+    # Textual focuses this on every resume; a manual focus() in on_mount would
+    # be deferred and could steal focus from the filter box typed into at once.
+    AUTO_FOCUS = "RolloutTable"
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # Priority: resolved before later keys of the same read are forwarded, so
+        # "/yolo" typed in one burst (over SSH, pasted) all lands in the filter.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("enter", "open", "Open", show=False),
     ]
@@ -26,13 +31,17 @@ class RolloutListScreen(ActionScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
-        yield Input(placeholder="filter: words match namespace, name, phase, version", id="filter")
+        # select_on_focus would select the first typed letter and the next would replace it.
+        yield Input(
+            placeholder="filter: words match namespace, name, phase, version",
+            id="filter",
+            select_on_focus=False,
+        )
         yield RolloutTable(id="rollouts")
         yield Footer()
 
     def on_mount(self) -> None:
         self.redraw()
-        self.table.focus()
         # The footer reads bindings once focus has settled.
         self.call_after_refresh(self.refresh_bindings)
 
@@ -40,12 +49,12 @@ class RolloutListScreen(ActionScreen):
     def table(self) -> RolloutTable:
         return self.query_one(RolloutTable)
 
-    def visible(self) -> list[Rollout]:
+    def shown_rollouts(self) -> list[Rollout]:
         return ordered(self.app.store.rollouts.values(), self.query_text)  # type: ignore[attr-defined]
 
     def redraw(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
-        rows = self.visible()
+        rows = self.shown_rollouts()
         clusters = {r.ref.cluster for r in store.rollouts.values()}
         self.table.show(rows, self.app.clock(), show_cluster=len(clusters) > 1)  # type: ignore[attr-defined]
         self.tick()

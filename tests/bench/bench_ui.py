@@ -45,8 +45,22 @@ def first_frame_and_rss(runs: int) -> tuple[list[float], float]:
     for i in range(runs):
         name = f"bench-{uuid.uuid4().hex[:6]}"
         t0 = time.monotonic()
-        _tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40",
-              "env", "TERM=xterm-256color", binary, "--demo", "--seed", "7")
+        _tmux(
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "env",
+            "TERM=xterm-256color",
+            binary,
+            "--demo",
+            "--seed",
+            "7",
+        )
         deadline = t0 + 20
         while time.monotonic() < deadline:
             screen = _tmux("capture-pane", "-p", "-t", name)

@@ -39,14 +39,18 @@ def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
 def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     tmux = console_in_tmux
     tmux.wait_for(
-        lambda s: all(t in s for t in ("yolo-detector", "tf-serving", "Paused", "Healthy")),
-        "the rollout list",
+        lambda s: all(
+            t in s for t in ("yolo-detector", "tf-serving", "Paused", "Healthy", "Advance")
+        ),
+        "the rollout list, with its keys in the footer (the app is ready for keys)",
     )
 
     tmux.keys("/")
     tmux.keys("yolo", literal=True)
     tmux.wait_for(lambda s: "yolo-detector" in s and "tf-serving" not in s, "the filtered list")
-    tmux.keys("Enter", "Enter")
+    tmux.keys("Enter")
+    tmux.wait_text("Advance")  # the list has the keys again: the filter box let go
+    tmux.keys("Enter")
     tmux.wait_text("S stable")
     tmux.wait_text("latency")
 
@@ -73,7 +77,9 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     tmux.keys("/")
     tmux.keys("tf-serving", literal=True)
     tmux.wait_for(lambda s: "tf-serving" in s and "yolo-detector" not in s, "tf-serving only")
-    tmux.keys("Enter", "Enter")
+    tmux.keys("Enter")
+    tmux.wait_text("Advance")
+    tmux.keys("Enter")
     tmux.wait_text("S stable")
     tmux.keys("A")
     tmux.wait_text("any other key cancels")

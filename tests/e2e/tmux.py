@@ -16,8 +16,20 @@ class TmuxSession:
         self.name = f"rc-e2e-{uuid.uuid4().hex[:8]}"
         exports = [f"{k}={v}" for k, v in env.items()]
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-             "env", *exports, *command],
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                "env",
+                *exports,
+                *command,
+            ],
             check=True,
         )
         # Keep the pane after the program exits, so a crash can be read.

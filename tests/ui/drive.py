@@ -11,7 +11,9 @@ from console.app import RolloutConsoleApp
 from console.model import Rollout
 
 
-async def until(pilot: Pilot[int], predicate: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+async def until(
+    pilot: Pilot[int], predicate: Callable[[], object], what: str, timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

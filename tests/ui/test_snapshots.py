@@ -1,4 +1,4 @@
-"""SVG snapshots of the list and detail views at 80×24 and 160×48.
+"""SVG snapshots of the list and detail views at 80x24 and 160x48.
 
 The demo runs on a ManualClock (seed 7), so every run draws the same frame.
 Update after an intended UI change with `pytest tests/ui --snapshot-update`,
@@ -43,7 +43,9 @@ def test_list_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_detail_view_of_a_regressing_canary(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+def test_detail_view_of_a_regressing_canary(
+    snap_compare: SnapCompare, size: tuple[int, int]
+) -> None:
     app, _ = frozen_demo_app()
     assert snap_compare(app, terminal_size=size, run_before=_open("yolo-detector"))
 

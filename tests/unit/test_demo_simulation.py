@@ -141,7 +141,9 @@ def test_indefinite_pause_waits_for_advance() -> None:
     step = face.current_step
     clock.advance(3600)
     face = get(cluster, "facefusion")
-    assert face.current_step == step and face.phase is Phase.PAUSED and not face.paused, "a pause step is not an operator pause"
+    assert face.current_step == step and face.phase is Phase.PAUSED and not face.paused, (
+        "a pause step is not an operator pause"
+    )
     assert face.pause_remaining_s is None and face.actual_weight == 25
     result = cluster.act(face.ref, Action.ADVANCE)
     assert result.before.startswith(f"step {step}/") and "weight 25%" in result.before

@@ -38,7 +38,7 @@ def test_format_duration() -> None:
 
 def test_thin_keeps_spikes_and_bounds_length() -> None:
     points = tuple((float(i), 1.0) for i in range(1000))
-    spiked = points[:500] + ((500.0, 99.0),) + points[501:]
+    spiked = (*points[:500], (500.0, 99.0), *points[501:])
     out = thin(spiked, 60)
     assert len(out) == 60
     assert max(v for _, v in out) == 99.0
