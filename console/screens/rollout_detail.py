@@ -39,6 +39,7 @@ LOG_LINES = 8
 class RolloutDetailScreen(ActionScreen):
     BINDINGS = [Binding("escape", "back", "Back")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -57,7 +58,8 @@ class RolloutDetailScreen(ActionScreen):
             with Vertical(id="charts"):
                 for chart_id, title, unit, _, _ in CHARTS:
                     yield VersionChartPair(title, unit, id=chart_id, classes="chart")
-            yield Static(id="log")
+        # Outside the scrolling body: the result of the key just pressed stays in view.
+        yield Static(id="log")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -13,6 +13,16 @@ from console.screens.status_line import status_line
 from widgets.rollout_table import RolloutTable
 
 
+class FilterBox(Input):
+    """The filter input. Enter hands focus back to the table at once."""
+
+    async def action_submit(self) -> None:
+        await super().action_submit()
+        # Now, not when Submitted is handled: in a burst ("/yolo⏎⏎" over SSH) the
+        # next enter is resolved against whatever has focus when it bubbles up.
+        self.screen.focus_next()
+
+
 class RolloutListScreen(ActionScreen):
     # Textual focuses this on every resume; a manual focus() in on_mount would
     # be deferred and could steal focus from the filter box typed into at once.
@@ -32,7 +42,7 @@ class RolloutListScreen(ActionScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="status", classes="status-line")
         # select_on_focus would select the first typed letter and the next would replace it.
-        yield Input(
+        yield FilterBox(
             placeholder="filter: words match namespace, name, phase, version",
             id="filter",
             select_on_focus=False,

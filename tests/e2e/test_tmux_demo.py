@@ -23,13 +23,15 @@ def _binary() -> str:
 @pytest.fixture
 def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
     args: list[str] = getattr(request, "param", [])
+    # Tall enough for the detail view's log of recent changes.
+    height = 50 if "--read-only" in args else 30
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/root"),
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
     }
-    session = TmuxSession([_binary(), "--demo", "--seed", "7", *args], 100, 30, env)
+    session = TmuxSession([_binary(), "--demo", "--seed", "7", *args], 100, height, env)
     try:
         yield session
     finally:
@@ -46,20 +48,18 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     )
 
     tmux.keys("/")
+    # One burst, as typed fast or pasted: filter, leave the box, open the row.
     tmux.keys("yolo", literal=True)
-    tmux.wait_for(lambda s: "yolo-detector" in s and "tf-serving" not in s, "the filtered list")
-    tmux.keys("Enter")
-    tmux.wait_text("Advance")  # the list has the keys again: the filter box let go
-    tmux.keys("Enter")
+    tmux.keys("Enter", "Enter")
     tmux.wait_text("S stable")
     tmux.wait_text("latency")
 
     tmux.keys("p")
-    tmux.wait_text("» pause:")
+    tmux.wait_text("Paused yolo-detector at weight")  # the notification
     tmux.keys("r")
-    tmux.wait_text("» resume:")
+    tmux.wait_text("Resumed yolo-detector")
     tmux.keys("a")
-    tmux.wait_text("» advance:")
+    tmux.wait_text("Advanced yolo-detector to step")
     tmux.keys("x")
     tmux.wait_text("any other key cancels")
     tmux.keys("n")
@@ -67,18 +67,17 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     tmux.keys("x")
     tmux.wait_text("any other key cancels")
     tmux.keys("y")
-    tmux.wait_text("» rollback:")
+    tmux.wait_text("Aborted yolo-detector")
     tmux.wait_text("aborted")
 
     tmux.keys("Escape")
-    tmux.wait_for(lambda s: "NAMESPACE" in s, "the list")
+    tmux.wait_for(lambda s: "AGE" in s and "S stable" not in s, "the list")
     tmux.keys("Escape")  # clears the filter
     tmux.wait_text("tf-serving")
     tmux.keys("/")
     tmux.keys("tf-serving", literal=True)
     tmux.wait_for(lambda s: "tf-serving" in s and "yolo-detector" not in s, "tf-serving only")
     tmux.keys("Enter")
-    tmux.wait_text("Advance")
     tmux.keys("Enter")
     tmux.wait_text("S stable")
     tmux.keys("A")
@@ -88,7 +87,7 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     tmux.keys("A")
     tmux.wait_text("any other key cancels")
     tmux.keys("y")
-    tmux.wait_text("» promote:")
+    tmux.wait_text("Promoting tf-serving fully")
 
     tmux.keys("?")
     tmux.wait_text("Press any key to close")
@@ -101,12 +100,18 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
 @pytest.mark.parametrize("console_in_tmux", [["--read-only"]], indirect=True)
 def test_read_only_has_no_action_keys(console_in_tmux: TmuxSession) -> None:
     tmux = console_in_tmux
-    screen = tmux.wait_text("READ-ONLY")
+    screen = tmux.wait_for(lambda s: "READ-ONLY" in s and "Help" in s, "the read-only list")
     assert "Pause" not in screen and "Rollback" not in screen
-    tmux.keys("Enter")
-    tmux.wait_text("S stable")
-    tmux.keys("p", "x", "y")
-    screen = tmux.wait_text("recent changes")
-    assert "» " not in screen, "no action may run in read-only mode"
+    tmux.keys("/")
+    tmux.keys("yolo", literal=True)
+    tmux.keys("Enter", "Enter")
+    tmux.wait_text("recent changes")
+    # Keys are handled in order: once help is up, p, x and y have been seen.
+    tmux.keys("p", "x", "y", "?")
+    tmux.wait_text("Press any key to close")
+    tmux.keys("z")
+    screen = tmux.wait_for(lambda s: "Press any key" not in s, "the help to close")
+    assert "Paused by an operator" not in screen and "Aborted" not in screen, screen
+    assert "» " not in screen and "cancels" not in screen, "no action may run in read-only mode"
     tmux.keys("q")
     tmux.wait_for(lambda _: tmux.pane_dead(), "the console to exit")

@@ -14,10 +14,13 @@ class TmuxSession:
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is not installed; tests/run installs it with apt-get")
         self.name = f"rc-e2e-{uuid.uuid4().hex[:8]}"
+        # A server of its own: a shared one sizes detached windows by its own
+        # default-size and history, so the pane would not be width x height.
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         exports = [f"{k}={v}" for k, v in env.items()]
         subprocess.run(
             [
-                "tmux",
+                *self.tmux,
                 "new-session",
                 "-d",
                 "-s",
@@ -31,18 +34,23 @@ class TmuxSession:
                 *command,
             ],
             check=True,
+            # The server's global environment is the starting client's: keep the
+            # test runner's (COLUMNS=80, LINES=24 under pytest) out of the pane.
+            env=env,
         )
         # Keep the pane after the program exits, so a crash can be read.
-        subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
+        subprocess.run(
+            [*self.tmux, "set-option", "-t", self.name, "remain-on-exit", "on"], check=True
+        )
 
     def screen(self) -> str:
         out = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+            [*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
         )
         return out.stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
-        args = ["tmux", "send-keys", "-t", self.name]
+        args = [*self.tmux, "send-keys", "-t", self.name]
         if literal:
             args.append("-l")
         subprocess.run([*args, *keys], check=True)
@@ -62,11 +70,11 @@ class TmuxSession:
 
     def pane_dead(self) -> bool:
         out = subprocess.run(
-            ["tmux", "display-message", "-p", "-t", self.name, "#{pane_dead}"],
+            [*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_dead}"],
             capture_output=True,
             text=True,
         )
         return out.stdout.strip() == "1"
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
