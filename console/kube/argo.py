@@ -49,7 +49,8 @@ from console.model import (
 HASH_LABEL = "rollouts-pod-template-hash"  # v1alpha1.DefaultRolloutUniqueLabelKey
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 
-ROLLOUTS = ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+# Optional: a mesh-only cluster (no Argo CRD) still shows its Istio/Gateway canaries.
+ROLLOUTS = ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout", optional=True)
 # Only the ReplicaSets/Pods that Argo manages carry the hash label: an existence
 # selector keeps the watch from pulling every Deployment's ReplicaSets and Pods.
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet", label_selector=HASH_LABEL)
@@ -342,6 +343,22 @@ def _images(template: Any) -> tuple[Image, ...]:
     )
 
 
+# Pod-template labels that name a version the way the mesh's metrics do
+# (Istio's destination_version / destination_canonical_revision come from these).
+VERSION_LABELS = ("version", "app.kubernetes.io/version", "service.istio.io/canonical-revision")
+
+
+def _version_label(template: Any) -> str:
+    labels = dig(template, "metadata", "labels")
+    if not isinstance(labels, Mapping):
+        return ""
+    for key in VERSION_LABELS:
+        value = labels.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 def _version(
     role: Role, pod_hash: str, rs: Obj | None, pods: Sequence[Obj], fallback_template: Any
 ) -> VersionInfo:
@@ -349,6 +366,7 @@ def _version(
         return VersionInfo(
             role=role,
             pod_hash=pod_hash,
+            label=_version_label(fallback_template) if fallback_template else "",
             images=_images(fallback_template) if fallback_template else (),
         )
     rev = _revision(rs)
@@ -365,6 +383,7 @@ def _version(
         revision=str(rev) if rev is not None else "",
         pod_hash=pod_hash,
         workload=rs_name,
+        label=_version_label(dig(rs, "spec", "template")),
         images=_images(dig(rs, "spec", "template")),
         desired=_int(dig(rs, "spec", "replicas"), 1)
         if dig(rs, "spec", "replicas") is not None

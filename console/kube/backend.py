@@ -178,6 +178,7 @@ class KubeBackend:
     def _list_cluster(self, c: _Cluster, pool: ThreadPoolExecutor) -> None:
         futures = {rt: pool.submit(c.client.list_with_version, rt, c.scope) for rt in self._types}
         forbidden: dict[ResourceType, str] = {}
+        missing: set[ResourceType] = set()
         for rt, fut in futures.items():
             try:
                 items, _ = fut.result()
@@ -185,6 +186,7 @@ class KubeBackend:
                 status = getattr(exc, "status", None)
                 if status == 404 and rt.optional:
                     c.store[rt] = {}
+                    missing.add(rt)
                     continue
                 text = describe_error(
                     exc, what=f"list {rt.key}", cluster=c.name, user=c.config.user
@@ -198,6 +200,12 @@ class KubeBackend:
                 raise ConsoleError(text) from None
             c.store[rt] = {meta(o): o for o in items}
         self.notes.extend(forbidden.values())
+        if all(p.resource in missing for p in self.providers):
+            kinds = ", ".join(sorted({p.resource.kind for p in self.providers}))
+            self.notes.append(
+                f"Cluster {c.name!r} has none of the canary resources the console reads "
+                f"({kinds}): their CRDs are not installed."
+            )
         if (
             forbidden
             and all(p.resource in forbidden or p.resource.optional for p in self.providers)
@@ -351,6 +359,7 @@ class KubeBackend:
                 c.store[rt].pop(key, None)
             else:
                 c.store[rt][key] = obj
+                self._follow_up(c, rt, obj)
             dirty[name].add(key[0])
         elif kind == "down":
             c.down.setdefault(rt, (time.time(), item[3]))
@@ -415,20 +424,67 @@ class KubeBackend:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
 
+    def _follow_up(self, c: _Cluster, rt: ResourceType, obj: Obj) -> None:
+        """Let a provider finish an action it started (Flagger: reset skipAnalysis).
+
+        Runs on every observed change of the provider's own objects; providers make
+        it a no-op unless their own marker is on the object. A read-only console
+        never writes.
+        """
+        if self.read_only:
+            return
+        for provider in self.providers:
+            follow_up = getattr(provider, "follow_up", None)
+            if provider.resource != rt or follow_up is None:
+                continue
+            wants = getattr(provider, "wants_follow_up", None)
+            if wants is not None and not wants(obj):
+                continue  # the common case: no extra reads per watch event
+            ns, name = meta(obj)
+            ref = RolloutRef(c.name, ns, name)
+            try:
+                rollout = self.rollout_of(c, provider, obj)
+                if rollout is None:
+                    continue
+                result = follow_up(c.client, rollout, obj)
+            except Exception as exc:
+                # The next observed change tries again; say why in the log only.
+                text = describe_error(exc, what=f"follow up {ref.short}", cluster=c.name)
+                log.warning("%s", text)
+                continue
+            if result is None:
+                continue
+            EventCreator(c.client).record(obj, result.action, result.before, result.after)
+            self._audit(
+                c, ref, result.action, provider, "ok", result.message, result.before, result.after
+            )
+
     # --- actions --------------------------------------------------------------------
 
-    def _find(self, c: _Cluster, ref: RolloutRef) -> tuple[Provider, Obj]:
-        """The provider and fresh object behind `ref` (the first provider that has it)."""
+    def _find(self, c: _Cluster, ref: RolloutRef) -> tuple[Provider, Obj, Rollout | None]:
+        """The provider, fresh object and rollout behind `ref`.
+
+        Providers are tried in order; one that has an object of that name but does
+        not drive it (a Flagger canary's own VirtualService is not a mesh canary)
+        passes to the next.
+        """
         first: Exception | None = None
+        found: tuple[Provider, Obj] | None = None
         for provider in self.providers:
             try:
-                return provider, c.client.get(provider.resource, ref.namespace, ref.name)
+                obj = c.client.get(provider.resource, ref.namespace, ref.name)
             except Exception as exc:
                 if getattr(exc, "status", None) == 404:
                     # Report the first (Argo) miss: "rollouts ... not found" reads best.
                     first = first or exc
                     continue
                 raise
+            found = found or (provider, obj)
+            rollout = self.rollout_of(c, provider, obj)
+            if rollout is not None:
+                return provider, obj, rollout
+        if found is not None:
+            return found[0], found[1], None
         assert first is not None
         raise first
 
@@ -450,8 +506,7 @@ class KubeBackend:
         obj: Obj | None = None
         provider: Provider | None = None
         try:
-            provider, obj = self._find(c, ref)
-            rollout = self.rollout_of(c, provider, obj)
+            provider, obj, rollout = self._find(c, ref)
             if rollout is None:
                 raise ActionUnavailable(
                     ref, action, f"{ref.short} is not a canary the console can drive."

@@ -365,6 +365,9 @@ class FlaggerProvider:
             rollout.ref, action, f"{action.value} is unavailable: {reasons[action]}."
         )
 
+    def wants_follow_up(self, obj: Obj) -> bool:
+        return follow_up_patch(obj) is not None
+
     def follow_up(self, api: KubeApi, rollout: Rollout, obj: Obj) -> ActionResult | None:
         """Reset skipAnalysis after the console's promote has run its course.
 

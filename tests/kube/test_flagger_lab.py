@@ -9,6 +9,8 @@ subresource, standing in for the controller.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from console.kube import flagger, mesh
+from console.kube.events import reason_for
 from console.model import Action, ActionUnavailable, Phase
 from tests.kube.test_mesh_lab import backend_for, comparable, deployment, find, wait_ready
 from tests.lab.kube import KubeLab
@@ -151,6 +154,46 @@ def test_promote_sets_skip_analysis_and_follow_up_resets_it(
     assert flagger.SKIP_ANALYSIS_ANNOTATION not in after["metadata"].get("annotations", {})
 
 
+def test_a_watching_console_resets_skip_analysis_once_flagger_is_done(
+    kube_lab: KubeLab, flagger_ns: str
+) -> None:
+    backend = backend_for(kube_lab.kubeconfig, flagger_ns)
+    ref = find(backend, "flagger", "podinfo").ref
+    backend.act(ref, Action.PROMOTE_FULL)
+    stop = threading.Event()
+    events = backend.watch(stop)
+    seen: list[object] = []
+
+    def consume() -> None:
+        for event in events:
+            seen.append(event)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)  # poll for the first snapshot, bounded by the deadline
+        assert seen, "the watch produced no snapshot within 20 s"
+        # "Flagger" finishes the promotion; the console sees it and resets.
+        set_status(kube_lab, flagger_ns, {"phase": "Succeeded", "canaryWeight": 0})
+        deadline = time.monotonic() + 20
+        after = kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)
+        while after["spec"].get("skipAnalysis") is not False and time.monotonic() < deadline:
+            time.sleep(0.1)  # poll the object, bounded by the deadline
+            after = kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert after["spec"]["skipAnalysis"] is False, "the watching console did not reset it"
+    assert flagger.SKIP_ANALYSIS_ANNOTATION not in after["metadata"].get("annotations", {})
+    # One Event for the operator's promote, one for the console's reset.
+    reasons = kube_lab.kubectl(
+        "get", "events", "-n", flagger_ns, "-o", "jsonpath={.items[*].reason}"
+    ).split()
+    assert reasons.count(reason_for(Action.PROMOTE_FULL)) == 2, reasons
+
+
 def test_rollback_and_advance_are_refused_with_the_reason(
     kube_lab: KubeLab, flagger_ns: str
 ) -> None:
@@ -162,13 +205,6 @@ def test_rollback_and_advance_are_refused_with_the_reason(
         backend.act(ref, Action.ADVANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KubeBackend._find takes the first provider with an object of that name; "
-    "Flagger names its VirtualService after the Canary, so the VS (skipped by the "
-    "mesh provider) shadows the Canary. Needs _find to fall through when "
-    "rollout_of returns None (see the mesh/flagger report).",
-)
 def test_canary_shadowed_by_its_own_virtualservice_can_still_be_paused(
     kube_lab: KubeLab, flagger_ns: str
 ) -> None:
