@@ -90,6 +90,13 @@ class RolloutConsoleApp(App[int]):
                 return
             self.post_message(StreamReceived([event]))
 
+    @property
+    def metrics_period_s(self) -> float:
+        """How often metrics really change: a source may answer faster calls from its
+        cache (Prometheus: never faster than the scrape interval)."""
+        source_s = getattr(self.metrics_source, "refresh_interval_s", 0.0)
+        return max(self.metrics_every_s, float(source_s or 0.0))
+
     def metrics_targets(self) -> list[Rollout]:
         """Rollouts whose metrics the visible screen shows."""
         wanted: list[str] = getattr(self.screen, "metrics_keys", lambda: [])()

@@ -102,7 +102,7 @@ class RolloutDetailScreen(ActionScreen):
         )
         self.query_one("#versions", Static).update(versions_text(rollout))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
-        refresh_s: float = self.app.metrics_every_s  # type: ignore[attr-defined]
+        refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
         self.draw_charts(rollout, metrics, now)
         self.draw_log()
