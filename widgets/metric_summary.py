@@ -107,9 +107,11 @@ class MetricSummary(Widget):
             stale = int(now - metrics.taken_at)
         if metrics is self._metrics and stale == self._stale_s:
             return
+        height = len(self._lines(None))
         self._metrics = metrics
         self._stale_s = stale
-        self.refresh(layout=True)
+        # New figures repaint; only a different number of lines needs a layout pass.
+        self.refresh(layout=len(self._lines(None)) != height)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines(None))

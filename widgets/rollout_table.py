@@ -9,9 +9,10 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.strip import Strip
 from textual.theme import Theme
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from console.model import Phase, Rollout, VersionInfo, format_duration
 from widgets._palette import Palette, palette
@@ -95,6 +96,7 @@ class RolloutTable(DataTable[Text]):
         self._palette: Palette | None = None
         self._last: tuple[Sequence[Rollout], float, bool] | None = None
         self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
+        self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -132,7 +134,9 @@ class RolloutTable(DataTable[Text]):
         key = (
             row_key,
             column_key,
-            row_index,
+            # Only header and fixed rows are styled by position: a row that moves
+            # keeps its rendering (cursor and hover come in as flags).
+            row_index < self.fixed_rows,
             column_index,
             base_style,
             width,
@@ -147,6 +151,46 @@ class RolloutTable(DataTable[Text]):
         lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         self._cell_lines[key] = (value, lines)
         return lines
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        # Same idea one level up: DataTable's line cache is also keyed on the
+        # update counter, so one changed age re-joins every visible line. A line
+        # is reused while its row holds the very same cell objects.
+        try:
+            row_key, line_in_row = self._get_offsets(y)
+            row = self._data.get(row_key)
+        except LookupError:
+            row = None
+        if row is None or self.fixed_rows:
+            return super()._render_line(y, x1, x2, base_style)
+        cells = tuple(row.values())
+        index = self._row_locations.get(row_key)
+        key = (
+            row_key,
+            line_in_row,
+            x1,
+            x2,
+            self.size.width,
+            tuple(column.get_render_width(self) for column in self.ordered_columns),
+            # A row cursor highlights whole rows: only "is it this row" matters.
+            index == self.cursor_coordinate.row,
+            index == self.hover_coordinate.row,
+            base_style,
+            self.cursor_type,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        cached = self._row_lines.get(key)
+        if (
+            cached is not None
+            and len(cached[0]) == len(cells)
+            and all(a is b for a, b in zip(cached[0], cells, strict=True))
+        ):
+            return cached[1]
+        strip = super()._render_line(y, x1, x2, base_style)
+        # The cells are kept referenced, so their ids cannot be reused meanwhile.
+        self._row_lines[key] = (cells, strip)
+        return strip
 
     @property
     def selected_key(self) -> str | None:
@@ -180,26 +224,36 @@ class RolloutTable(DataTable[Text]):
             self._update_in_place(unique, now, colours)
             return
 
-        old_sources, old_cells = self._sources, self._cells
-        self.clear()
-        self._sources, self._cells = {}, {}
+        # Order or membership changed (attention order moves rows often): remove
+        # and add only the rows that differ, update the rest in place, then reorder.
+        # Rebuilding would re-measure and re-render all 200 rows.
+        present = set(self._keys) if self.row_count == len(self._keys) else set()
+        if not present and self.row_count:
+            self.clear()
+            self._sources, self._cells = {}, {}
+        for key in present - set(keys):
+            self.remove_row(key)
+            self._sources.pop(key, None)
+            self._cells.pop(key, None)
+        self._update_in_place({k: r for k, r in unique.items() if k in present}, now, colours)
         for key, rollout in unique.items():
+            if key in present:
+                continue
             age = _age(rollout, now)
-            source = old_sources.get(key)
-            if source is not None and source[1] == age and source[0] == rollout:
-                # Same cell objects: their cached renderings stay valid after a re-sort.
-                cells = old_cells[key]
-            else:
-                cells = self._row_cells(rollout, age, colours)
+            cells = self._row_cells(rollout, age, colours)
             self._sources[key] = (rollout, age)
             self._cells[key] = cells
             self.add_row(*cells, key=key)
+        # Rows are told apart by the identity of their first cell object.
+        position = {id(next(iter(self._data[RowKey(k)].values()))): i for i, k in enumerate(keys)}
+        self.sort(key=lambda row: position[id(row[0])])
         self._keys = keys
         if selected is not None and selected in unique:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def _update_in_place(self, unique: dict[str, Rollout], now: float, colours: Palette) -> None:
         column_keys = self._column_keys()
+        changed_rows: list[str] = []
         for key, rollout in unique.items():
             age = _age(rollout, now)
             source = self._sources.get(key)
@@ -212,17 +266,27 @@ class RolloutTable(DataTable[Text]):
                 continue
             cells = self._row_cells(rollout, age, colours)
             old = self._cells.get(key, ())
+            row = self._data.get(RowKey(key))
+            if row is None:
+                continue
             for index, (column_key, cell) in enumerate(zip(column_keys, cells, strict=True)):
                 if index < len(old) and old[index] == cell:
                     continue
                 column = self.columns[ColumnKey(column_key)]
-                grow = cell.cell_len > column.content_width
-                try:
-                    self.update_cell(key, column_key, cell, update_width=grow)
-                except (CellDoesNotExist, RowDoesNotExist):
-                    continue
+                if cell.cell_len > column.content_width:
+                    # The column must grow: DataTable re-measures and repaints it all.
+                    self.update_cell(key, column_key, cell, update_width=True)
+                else:
+                    # update_cell() would repaint the whole table for one cell;
+                    # set the cell and repaint only its row (below).
+                    row[ColumnKey(column_key)] = cell
+                    changed_rows.append(key)
             self._sources[key] = (rollout, age)
             self._cells[key] = cells
+        if changed_rows:
+            self._update_count += 1  # DataTable's own caches key on this
+            for key in dict.fromkeys(changed_rows):
+                self.refresh_row(self.get_row_index(key))
 
     def _is_narrow(self) -> bool:
         width = self.size.width or (self.app.size.width if self.is_attached else 0)

@@ -70,8 +70,10 @@ class StepTimeline(Widget):
         state = (tuple(steps), current, remaining, paused, aborted)
         if state == (self._steps, self._current, self._remaining, self._paused, self._aborted):
             return
+        # A new step or countdown repaints; only a new plan changes the height.
+        layout = state[0] != self._steps
         self._steps, self._current, self._remaining, self._paused, self._aborted = state
-        self.refresh(layout=True)
+        self.refresh(layout=layout)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._steps) + 1 if self._wants_list() else 2

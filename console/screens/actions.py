@@ -47,8 +47,22 @@ class ActionScreen(Screen[None]):
                     key_display=key.key_display,
                 )
 
+    _bindings_for: object = None
+
     def target(self) -> Rollout | None:
         raise NotImplementedError
+
+    def refresh_bindings_if_changed(self) -> None:
+        """Refresh the footer only when the target or what it can take changed.
+
+        refresh_bindings() makes the Footer recompose (tens of ms with every key
+        restyled), so it must not run on each periodic redraw.
+        """
+        rollout = self.target()
+        state = (rollout.ref.key, rollout.unavailable) if rollout is not None else None
+        if state != self._bindings_for:
+            self._bindings_for = state
+            self.refresh_bindings()
 
     def action_act(self, action_name: str) -> None:
         rollout = self.target()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,10 +19,9 @@ from console.model import (
     Series,
     VersionInfo,
     VersionMetrics,
-    format_duration,
 )
 from console.screens.actions import ActionScreen
-from console.screens.status_line import status_line
+from console.screens.status_line import StatusLine, status_line
 from widgets.metric_summary import MetricSummary
 from widgets.step_timeline import StepTimeline
 from widgets.traffic_bar import TrafficBar
@@ -44,9 +45,10 @@ class RolloutDetailScreen(ActionScreen):
     def __init__(self, key: str) -> None:
         super().__init__()
         self.key = key
+        self._drawn: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status", classes="status-line")
+        yield StatusLine(id="status", classes="status-line")
         yield Static(id="title")
         yield TrafficBar(id="traffic")
         with VerticalScroll(id="body"):
@@ -80,12 +82,13 @@ class RolloutDetailScreen(ActionScreen):
         rollout = self.target()
         now: float = self.app.clock()  # type: ignore[attr-defined]
         if rollout is None:
-            self.query_one("#title", Static).update(
-                Text(f"{self.key}: this rollout no longer exists (deleted?)", style="bold")
+            self._update(
+                "#title",
+                Text(f"{self.key}: this rollout no longer exists (deleted?)", style="bold"),
             )
             self.tick()
             return
-        self.query_one("#title", Static).update(title_text(rollout))
+        self._update("#title", title_text(rollout))
         canary = rollout.canary
         self.query_one(TrafficBar).show(
             set_weight=rollout.set_weight,
@@ -100,14 +103,20 @@ class RolloutDetailScreen(ActionScreen):
             paused=rollout.paused,
             aborted=rollout.aborted,
         )
-        self.query_one("#versions", Static).update(versions_text(rollout))
+        self._update("#versions", versions_text(rollout))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
         refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
         self.draw_charts(rollout, metrics, now)
         self.draw_log()
         self.tick()
-        self.refresh_bindings()
+        self.refresh_bindings_if_changed()
+
+    def _update(self, selector: str, text: Text) -> None:
+        # Static.update always runs a layout pass of the screen: skip equal text.
+        if self._drawn.get(selector) != text:
+            self._drawn[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def draw_charts(self, rollout: Rollout, metrics: RolloutMetrics | None, now: float) -> None:
         note = ""
@@ -142,23 +151,24 @@ class RolloutDetailScreen(ActionScreen):
 
     def draw_log(self) -> None:
         entries = self.app.store.log_for(self.key)[-LOG_LINES:]  # type: ignore[attr-defined]
-        text = Text("recent changes and actions\n", style="bold")
+        # Wall-clock times (UTC, as incident notes use), not "5s ago": the text then
+        # changes only when an entry arrives, not on every refresh.
+        text = Text("recent changes and actions (UTC)\n", style="bold")
         if not entries:
             text.append("(none yet)", style="dim")
-        clock = self.app.clock()  # type: ignore[attr-defined]
         for entry in reversed(entries):
-            ago = format_duration(clock - entry.at)
+            at = time.strftime("%H:%M:%S", time.gmtime(entry.at))
             mark = {"action": "» ", "error": "✖ "}.get(entry.kind, "· ")
             style = "bold" if entry.kind != "status" else ""
-            text.append(f"{ago:>6} ago {mark}{entry.text}\n", style=style)
-        self.query_one("#log", Static).update(text)
+            text.append(f"{at} {mark}{entry.text}\n", style=style)
+        self._update("#log", text)
 
     def tick(self) -> None:
         if not self.is_attached or not self.is_mounted:
             return
         rollout = self.target()
         label = f"{rollout.ref.short}" if rollout else self.key
-        self.query_one("#status", Static).update(status_line(self.app, label))  # type: ignore[arg-type]
+        self.query_one("#status", StatusLine).show(status_line(self.app, label))  # type: ignore[arg-type]
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from console.listing import ordered
 from console.model import Rollout
 from console.screens.actions import ActionScreen
-from console.screens.status_line import status_line
+from console.screens.status_line import StatusLine, status_line
 from widgets.rollout_table import RolloutTable
 
 
@@ -40,7 +40,7 @@ class RolloutListScreen(ActionScreen):
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status", classes="status-line")
+        yield StatusLine(id="status", classes="status-line")
         # select_on_focus would select the first typed letter and the next would replace it.
         yield FilterBox(
             placeholder="filter: words match namespace, name, phase, version",
@@ -68,7 +68,7 @@ class RolloutListScreen(ActionScreen):
         clusters = {r.ref.cluster for r in store.rollouts.values()}
         self.table.show(rows, self.app.clock(), show_cluster=len(clusters) > 1)  # type: ignore[attr-defined]
         self.tick()
-        self.refresh_bindings()
+        self.refresh_bindings_if_changed()
 
     def tick(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
@@ -76,7 +76,7 @@ class RolloutListScreen(ActionScreen):
         total = len(store.rollouts)
         counts = f"{shown} of {total} rollouts" if self.query_text else f"{total} rollouts"
         flt = f"  filter: {self.query_text}" if self.query_text else ""
-        self.query_one("#status", Static).update(
+        self.query_one("#status", StatusLine).show(
             status_line(self.app, f"{counts}{flt}")  # type: ignore[arg-type]
         )
 
@@ -116,7 +116,7 @@ class RolloutListScreen(ActionScreen):
         self.set_focus(self.table)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()
+        self.refresh_bindings_if_changed()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

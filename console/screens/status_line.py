@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.widget import Widget
 
 from console.model import format_duration
 
@@ -27,3 +28,20 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
             style="bold reverse",
         )
     return text
+
+
+class StatusLine(Widget):
+    """One fixed-height line. Unlike Static.update, a new text repaints this line
+    only: no layout pass of the whole screen every second."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text = Text()
+
+    def show(self, text: Text) -> None:
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text

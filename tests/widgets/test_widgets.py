@@ -191,17 +191,31 @@ def test_table_200_rows_refresh_only_touches_changed_rows() -> None:
             rollouts = [rollout(f"model-{i:03}", age_s=10_000 + i) for i in range(200)]
             table.show(rollouts, NOW)
             await pilot.pause()
-            updates: list[str] = []
-            original = table.update_cell
+            before = {key: dict(row) for key, row in ((k.value, r) for k, r in table._data.items())}
+            repainted: list[int] = []
+            original = table.refresh_row
 
-            def spy(row_key: Any, column_key: Any, value: Any, **kwargs: Any) -> None:
-                updates.append(str(column_key))
-                original(row_key, column_key, value, **kwargs)
+            def spy(row_index: int) -> Any:
+                repainted.append(row_index)
+                return original(row_index)
 
-            table.update_cell = spy  # type: ignore[method-assign]
+            table.refresh_row = spy  # type: ignore[method-assign]
             rollouts[5] = dataclasses.replace(rollouts[5], actual_weight=10)
             table.show(rollouts, NOW)
-            assert updates == ["weight"]
+            key5 = rollouts[5].ref.key
+            assert repainted == [table.get_row_index(key5)], "only the changed row is repainted"
+            changed = {
+                (k.value, c.value)
+                for k, row in table._data.items()
+                for c, cell in row.items()
+                if cell is not before[k.value][c]
+            }
+            assert changed == {(key5, "weight")}
+            assert "10%" in table.get_cell(key5, "weight").plain
+            await pilot.pause()
+            assert "10%" in "".join(
+                seg.text for seg in table.render_line(table.get_row_index(key5) + 1)
+            )
 
     run(scenario())
 
