@@ -127,8 +127,13 @@ class RolloutConsoleApp(App[int]):
     # --- messages ---------------------------------------------------------------
 
     def on_stream_received(self, message: StreamReceived) -> None:
+        first = not self.store.rollouts
         for event in message.events:
             self.store.apply(event)
+        if first and self.store.rollouts:
+            # The first list is drawn at once; later changes are coalesced by the
+            # redraw interval (a busy cluster sends many events a second).
+            self.redraw_if_changed()
 
     def on_metrics_fetched(self, message: MetricsFetched) -> None:
         self.store.set_metrics(message.metrics)

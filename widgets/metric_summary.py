@@ -89,6 +89,7 @@ class MetricSummary(Widget):
         self.refresh_s = refresh_s
         self._metrics: RolloutMetrics | None = None
         self._stale_s: int | None = None
+        self._memo: tuple[RolloutMetrics | None, tuple[object, ...], list[Text]] | None = None
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -121,6 +122,15 @@ class MetricSummary(Widget):
         return "\n".join(line.plain for line in self._lines(None))
 
     def _lines(self, colours: Palette | None) -> list[Text]:
+        # Asked for by show(), layout and render in one refresh: build once.
+        memo = self._memo
+        if memo is not None and memo[0] is self._metrics and memo[1] == (self._stale_s, colours):
+            return memo[2]
+        lines = self._build_lines(colours)
+        self._memo = (self._metrics, (self._stale_s, colours), lines)
+        return lines
+
+    def _build_lines(self, colours: Palette | None) -> list[Text]:
         metrics = self._metrics
         attention = colours.attention if colours else Style()
         if metrics is None:

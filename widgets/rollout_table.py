@@ -96,6 +96,7 @@ class RolloutTable(DataTable[Text]):
         self._palette: Palette | None = None
         self._last: tuple[Sequence[Rollout], float, bool] | None = None
         self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
+        self._widths: tuple[int, ...] = ()
         self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
 
     def on_mount(self) -> None:
@@ -165,13 +166,19 @@ class RolloutTable(DataTable[Text]):
             return super()._render_line(y, x1, x2, base_style)
         cells = tuple(row.values())
         index = self._row_locations.get(row_key)
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        if widths != self._widths:
+            # Columns are measured on idle, after the first paint; DataTable's own
+            # line caches do not key on widths, so they must be invalidated here.
+            self._widths = widths
+            self._update_count += 1
         key = (
             row_key,
             line_in_row,
             x1,
             x2,
             self.size.width,
-            tuple(column.get_render_width(self) for column in self.ordered_columns),
+            widths,
             # A row cursor highlights whole rows: only "is it this row" matters.
             index == self.cursor_coordinate.row,
             index == self.hover_coordinate.row,

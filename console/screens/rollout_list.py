@@ -52,8 +52,6 @@ class RolloutListScreen(ActionScreen):
 
     def on_mount(self) -> None:
         self.redraw()
-        # The footer reads bindings once focus has settled.
-        self.call_after_refresh(self.refresh_bindings)
 
     @property
     def table(self) -> RolloutTable:
