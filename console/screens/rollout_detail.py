@@ -127,6 +127,8 @@ class RolloutDetailScreen(ActionScreen):
             has_data = any(metrics.stable.get(m).points for _, _, _, ms, _ in CHARTS for m in ms)
             if has_data and metrics.state is MetricsState.UNAVAILABLE:
                 stale_s = now - metrics.taken_at
+            elif has_data:
+                pass  # e.g. an aborted canary serves nothing: its side says "no data"
             else:
                 note = (
                     f"{metrics.state.value}: {metrics.reason}"

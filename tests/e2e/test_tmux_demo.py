@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.tmux import TmuxSession
+from tests.e2e.tmux import TmuxSession, installed_binary
 
 pytestmark = pytest.mark.e2e
-
-
-def _binary() -> str:
-    path = shutil.which("rollout-console")
-    if path is None:
-        pytest.fail("rollout-console is not installed on PATH; run tests/run (pip install -e .)")
-    return path
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
     }
-    session = TmuxSession([_binary(), "--demo", "--seed", "7", *args], 100, height, env)
+    session = TmuxSession([installed_binary(), "--demo", "--seed", "7", *args], 100, height, env)
     try:
         yield session
     finally:

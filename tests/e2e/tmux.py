@@ -78,3 +78,13 @@ class TmuxSession:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+def installed_binary() -> str:
+    """The installed console script, as a user would run it."""
+    path = shutil.which("rollout-console")
+    if path is None:
+        raise AssertionError(
+            "rollout-console is not installed on PATH; run tests/run (pip install -e .)"
+        )
+    return path
