@@ -55,7 +55,7 @@ class TmuxSession:
             args.append("-l")
         subprocess.run([*args, *keys], check=True)
 
-    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
@@ -65,7 +65,7 @@ class TmuxSession:
             time.sleep(0.1)  # poll interval, bounded by the deadline
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; screen:\n{screen}")
 
-    def wait_text(self, text: str, timeout: float = 20) -> str:
+    def wait_text(self, text: str, timeout: float = 30) -> str:
         return self.wait_for(lambda s: text in s, repr(text), timeout)
 
     def pane_dead(self) -> bool:
