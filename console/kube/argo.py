@@ -532,7 +532,9 @@ def to_rollout(
         stable=stable,
         canary=canary,
         aborted=dig(ro, "status", "abort") is True,
-        paused=dig(ro, "spec", "paused") is True or bool(dig(ro, "status", "pauseConditions")),
+        # Operator pause only (the model's meaning): a pause step sets pauseConditions
+        # and controllerPause, never spec.paused.
+        paused=dig(ro, "spec", "paused") is True,
         message=message,
         steps=tuple(steps),
         current_step=current_step,

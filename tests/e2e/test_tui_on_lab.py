@@ -159,6 +159,7 @@ async def test_operator_drives_a_live_canary_with_keys(
             await until(grown, "the canary's request share to follow the new weight", 150)
 
             # p: spec.paused, at once, no confirmation; r: unpause.
+            assert not app.store.rollouts[key].paused, "not operator-paused before p"
             await pilot.press("p")
             await until(lambda: ro()["spec"].get("paused") is True, "spec.paused=true", 20)
             await until(lambda: app.store.rollouts[key].paused, "the app to show it paused", 20)

@@ -88,7 +88,7 @@ def test_list_matches_the_plugin_view(kube_lab: KubeLab) -> None:
     assert r.ref == _ref(ns)
     assert r.provider is ProviderKind.ARGO
     assert r.phase is Phase.PAUSED and r.message == "CanaryPauseStep"
-    assert r.paused and not r.aborted
+    assert not r.paused and not r.aborted, "a pause step is not an operator pause"
     assert r.current_step == 1 and len(r.steps) == 6
     assert (r.set_weight, r.actual_weight) == (20, 20)
     assert r.stable.pod_hash == status["stableRS"]

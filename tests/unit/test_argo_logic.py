@@ -211,7 +211,7 @@ def test_rollout_model_mid_canary() -> None:
     assert r.provider is ProviderKind.ARGO
     assert r.phase is Phase.PAUSED
     assert r.message == "CanaryPauseStep"
-    assert r.paused and not r.aborted
+    assert not r.paused and not r.aborted, "a pause step is not an operator pause"
     assert r.current_step == 3 and len(r.steps) == 6
     assert r.steps[1].kind is StepKind.PAUSE and r.steps[1].duration_s == 30
     assert r.steps[3].duration_s is None
