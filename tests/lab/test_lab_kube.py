@@ -87,7 +87,10 @@ def test_argo_walks_canary_steps_and_rewrites_virtualservice(
     def at_step(index: int, weight: int) -> bool:
         status = sample.get_rollout(kube_lab, namespace).get("status", {})
         current = status.get("currentStepIndex")
-        if current is not None and (not seen_steps or seen_steps[-1] != current):
+        # Until the controller has seen the new template, the status still shows the
+        # finished previous rollout (step 6 of 6): that is not a step of this canary.
+        started = status.get("currentPodHash") not in (None, status.get("stableRS"))
+        if started and current is not None and (not seen_steps or seen_steps[-1] != current):
             seen_steps.append(current)
         return current == index and sample.canary_weight(kube_lab, namespace) == weight
 
