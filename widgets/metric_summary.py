@@ -89,7 +89,8 @@ class MetricSummary(Widget):
         self.refresh_s = refresh_s
         self._metrics: RolloutMetrics | None = None
         self._stale_s: int | None = None
-        self._memo: tuple[RolloutMetrics | None, tuple[object, ...], list[Text]] | None = None
+        self._memo_for: tuple[RolloutMetrics | None, int | None] = (None, None)
+        self._memo: dict[Palette | None, list[Text]] = {}
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -122,12 +123,14 @@ class MetricSummary(Widget):
         return "\n".join(line.plain for line in self._lines(None))
 
     def _lines(self, colours: Palette | None) -> list[Text]:
-        # Asked for by show(), layout and render in one refresh: build once.
-        memo = self._memo
-        if memo is not None and memo[0] is self._metrics and memo[1] == (self._stale_s, colours):
-            return memo[2]
-        lines = self._build_lines(colours)
-        self._memo = (self._metrics, (self._stale_s, colours), lines)
+        # Asked for by show() and layout (no colours) and by render (colours) in one
+        # refresh: build each once per metrics/staleness.
+        if self._memo_for[0] is not self._metrics or self._memo_for[1] != self._stale_s:
+            self._memo_for = (self._metrics, self._stale_s)
+            self._memo.clear()
+        lines = self._memo.get(colours)
+        if lines is None:
+            lines = self._memo[colours] = self._build_lines(colours)
         return lines
 
     def _build_lines(self, colours: Palette | None) -> list[Text]:

@@ -26,16 +26,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.e2e]
 @pytest.fixture
 def canary_ns(kube_lab: KubeLab) -> Iterator[str]:
     ns = f"tmux-{uuid.uuid4().hex[:6]}"
-    sample.deploy(kube_lab, ns)
-    sample.start_canary(kube_lab, ns)
-
-    def at_pause() -> bool:
-        status = sample.get_rollout(kube_lab, ns).get("status", {})
-        return status.get("currentStepIndex") == sample.INDEFINITE_PAUSE_STEP and bool(
-            status.get("pauseConditions")
-        )
-
-    wait_for(at_pause, timeout=180, what=f"{ns}/{sample.NAME} at its indefinite pause")
+    sample.wait_at_indefinite_pause(kube_lab, ns)
     yield ns
     kube_lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 

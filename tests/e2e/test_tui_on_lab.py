@@ -28,10 +28,7 @@ from console.screens.rollout_detail import RolloutDetailScreen
 from console.screens.rollout_list import RolloutListScreen
 from tests.lab import sample
 from tests.lab.kube import KubeLab
-from tests.lab.proc import wait_for
 from tests.lab.prom import PrometheusLab
-from tests.lab.traffic import Behaviour, ServerSpec, TrafficLab
-from tests.lab.traffic.exposition import Workload
 from tests.metrics.helpers import latest
 from widgets.metric_summary import MetricSummary
 
@@ -63,48 +60,26 @@ async def test_operator_drives_a_live_canary_with_keys(
     kube_lab: KubeLab, prom_lab: PrometheusLab, tmp_path: Path
 ) -> None:
     ns = f"tui-{uuid.uuid4().hex[:6]}"
-    sample.deploy(kube_lab, ns)
-    sample.start_canary(kube_lab, ns)
+    sample.wait_at_indefinite_pause(kube_lab, ns)
 
     def ro() -> dict[str, Any]:
         return sample.get_rollout(kube_lab, ns)
-
-    def at_indefinite_pause() -> dict[str, Any] | None:
-        obj = ro()
-        status = obj.get("status", {})
-        ok = status.get("currentStepIndex") == sample.INDEFINITE_PAUSE_STEP and status.get(
-            "pauseConditions"
-        )
-        return obj if ok else None
-
-    wait_for(at_indefinite_pause, timeout=180, what="the canary at its indefinite pause")
 
     backend = make_kube_backend(str(kube_lab.kubeconfig), [], ns, False, False)
     probe = next(r for r in backend.list() if r.ref.name == sample.NAME)
     assert probe.canary is not None and probe.canary.label == "v2"
 
-    def workload(version: str, pods: tuple[str, ...]) -> Workload:
-        return Workload(ns, sample.NAME, version, sample.NAME, pods=pods)
-
-    traffic = TrafficLab(tmp_path / "traffic", prom_lab, job=f"tui-{ns}")
+    traffic = sample.serve_bad_canary(
+        kube_lab,
+        prom_lab,
+        ns,
+        probe.stable.pods,
+        probe.canary.pods,
+        tmp_path / "traffic",
+        job=f"tui-{ns}",
+        duration=600,
+    )
     try:
-        traffic.start_servers(
-            [
-                ServerSpec(workload("v1", probe.stable.pods), Behaviour(latency_base_ms=15)),
-                ServerSpec(
-                    workload("v2", probe.canary.pods),
-                    Behaviour(latency_base_ms=150, latency_jitter_ms=60, error_ratio=0.10),
-                    seed=3,
-                ),
-            ]
-        )
-        traffic.start_loadgen(
-            virtualservice=f"{ns}/{sample.NAME}",
-            kubeconfig=kube_lab.kubeconfig,
-            route=sample.ROUTE,
-            rps=40,
-            duration=600,
-        )
         metrics = make_prometheus_source(url=prom_lab.url)
         app = RolloutConsoleApp(backend, metrics, metrics_every_s=2.0, window_s=120.0)
         async with app.run_test(size=(160, 48)) as pilot:

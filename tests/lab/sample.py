@@ -9,11 +9,16 @@ VirtualService route that the Argo controller rewrites at each setWeight step.
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from tests.lab.kube import KubeLab
+
+if TYPE_CHECKING:
+    from tests.lab.prom import PrometheusLab
+    from tests.lab.traffic import TrafficLab
 
 NAMESPACE = "ml-serving"
 NAME = "tf-serving"
@@ -176,3 +181,64 @@ def _healthy(rollout_obj: dict[str, Any]) -> bool:
         and status.get("phase") == "Healthy"
         and status.get("availableReplicas") == REPLICAS
     )
+
+
+def wait_at_indefinite_pause(lab: KubeLab, namespace: str, timeout: float = 180) -> None:
+    """Deploy, start the canary and wait until the controller holds it at step 3 (30 %)."""
+    deploy(lab, namespace)
+    start_canary(lab, namespace)
+
+    def held() -> bool:
+        status = get_rollout(lab, namespace).get("status", {})
+        return status.get("currentStepIndex") == INDEFINITE_PAUSE_STEP and bool(
+            status.get("pauseConditions")
+        )
+
+    lab.wait_for(held, timeout=timeout, what=f"{namespace}/{NAME} at its indefinite pause")
+
+
+def serve_bad_canary(
+    lab: KubeLab,
+    prom: PrometheusLab,
+    namespace: str,
+    stable_pods: tuple[str, ...],
+    canary_pods: tuple[str, ...],
+    workdir: Path,
+    *,
+    job: str,
+    duration: float,
+) -> TrafficLab:
+    """Model servers for the sample's versions (v1 healthy, v2 slow with 10 % errors)
+    under the kwok pods' names, and load split by the live VirtualService weights.
+
+    The caller stops the returned lab.
+    """
+    from tests.lab.traffic import Behaviour, ServerSpec, TrafficLab
+    from tests.lab.traffic.exposition import Workload
+
+    def workload(version: str, pods: tuple[str, ...]) -> Workload:
+        return Workload(namespace, NAME, version, NAME, pods=pods)
+
+    traffic = TrafficLab(workdir, prom, job=job)
+    try:
+        traffic.start_servers(
+            [
+                ServerSpec(workload("v1", stable_pods), Behaviour(latency_base_ms=15)),
+                ServerSpec(
+                    workload("v2", canary_pods),
+                    Behaviour(latency_base_ms=150, latency_jitter_ms=60, error_ratio=0.10),
+                    seed=3,
+                ),
+            ]
+        )
+        traffic.start_loadgen(
+            virtualservice=f"{namespace}/{NAME}",
+            kubeconfig=lab.kubeconfig,
+            route=ROUTE,
+            rps=40,
+            duration=duration,
+        )
+    except BaseException:
+        traffic.stop()
+        raise
+    return traffic

@@ -24,8 +24,7 @@ from tests.lab import sample
 from tests.lab.kube import KubeLab
 from tests.lab.proc import wait_for
 from tests.lab.prom import PrometheusLab
-from tests.lab.traffic import Behaviour, ServerSpec, TrafficLab
-from tests.lab.traffic.exposition import Workload
+from tests.lab.traffic import Behaviour
 from tests.metrics.helpers import latest
 
 pytestmark = pytest.mark.lab
@@ -64,28 +63,17 @@ def test_live_metrics_of_an_argo_canary_in_the_lab(
         f"`version` label (Istio's destination_version); got {rollout.stable}, {rollout.canary}"
     )
 
-    def workload(version: str, pods: tuple[str, ...]) -> Workload:
-        return Workload(ns, sample.NAME, version, sample.NAME, pods=pods)
-
-    lab = TrafficLab(tmp_path / "traffic", prom_lab, job=f"metrics-e2e-{ns}")
+    lab = sample.serve_bad_canary(
+        kube_lab,
+        prom_lab,
+        ns,
+        rollout.stable.pods,
+        rollout.canary.pods,
+        tmp_path / "traffic",
+        job=f"metrics-e2e-{ns}",
+        duration=150,
+    )
     try:
-        lab.start_servers(
-            [
-                ServerSpec(workload("v1", rollout.stable.pods), Behaviour(latency_base_ms=15)),
-                ServerSpec(
-                    workload("v2", rollout.canary.pods),
-                    Behaviour(latency_base_ms=150, latency_jitter_ms=60, error_ratio=0.10),
-                    seed=3,
-                ),
-            ]
-        )
-        lab.start_loadgen(
-            virtualservice=f"{ns}/{sample.NAME}",
-            kubeconfig=kube_lab.kubeconfig,
-            route=sample.ROUTE,
-            rps=40,
-            duration=150,
-        )
         source = make_prometheus_source(url=prom_lab.url)
 
         def filled() -> RolloutMetrics | None:
