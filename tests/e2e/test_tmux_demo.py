@@ -30,11 +30,17 @@ def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
         session.close()
 
 
+def footer_of(screen: str) -> str:
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
     tmux = console_in_tmux
     tmux.wait_for(
-        lambda s: all(
-            t in s for t in ("yolo-detector", "tf-serving", "Paused", "Healthy", "Advance")
+        lambda s: (
+            all(t in s for t in ("yolo-detector", "tf-serving", "Paused", "Healthy"))
+            and all(k in footer_of(s) for k in ("Advance", "Pause", "Rollback"))
         ),
         "the rollout list, with its keys in the footer (the app is ready for keys)",
     )
@@ -92,8 +98,14 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
 @pytest.mark.parametrize("console_in_tmux", [["--read-only"]], indirect=True)
 def test_read_only_has_no_action_keys(console_in_tmux: TmuxSession) -> None:
     tmux = console_in_tmux
-    screen = tmux.wait_for(lambda s: "READ-ONLY" in s and "Help" in s, "the read-only list")
-    assert "Pause" not in screen and "Rollback" not in screen
+    # Wait for the rows too: the table says "Paused", the footer must not offer it.
+    screen = tmux.wait_for(
+        lambda s: "READ-ONLY" in s and "yolo-detector" in s and "Help" in footer_of(s),
+        "the read-only list with its footer",
+    )
+    footer = footer_of(screen)
+    for label in ("Advance", "Promote", "Pause", "Resume", "Rollback", "Retry", "Undo"):
+        assert label not in footer, f"read-only footer offers {label!r}: {footer!r}"
     tmux.keys("/")
     tmux.keys("yolo", literal=True)
     tmux.keys("Enter", "Enter")
