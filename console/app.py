@@ -19,7 +19,7 @@ from textual.css.query import NoMatches
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.messages import ActionFinished, MetricsFetched, StreamReceived
-from console.model import Action, ConsoleError, Rollout, RolloutRef
+from console.model import Action, ConsoleError, Notices, Rollout, RolloutRef
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.rollout_list import RolloutListScreen
@@ -129,7 +129,15 @@ class RolloutConsoleApp(App[int]):
     def on_stream_received(self, message: StreamReceived) -> None:
         first = not self.store.rollouts
         for event in message.events:
+            before = set(self.store.all_notices)
             self.store.apply(event)
+            if isinstance(event, Notices):
+                # Said once, in full, where it wraps; the status line keeps a count
+                # and the help screen lists them.
+                for text in event.messages:
+                    if text not in before:
+                        self.notify(text, severity="warning", timeout=10)
+                self.redraw_if_changed()
         if first and self.store.rollouts:
             # The first list is drawn at once; later changes are coalesced by the
             # redraw interval (a busy cluster sends many events a second).
@@ -196,4 +204,4 @@ class RolloutConsoleApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(read_only=self.read_only))
+            self.push_screen(HelpScreen(read_only=self.read_only, notices=self.store.all_notices))

@@ -322,7 +322,17 @@ class ConnectionState:
     cluster: str = ""
 
 
-StreamEvent = Upserted | Removed | Snapshot | ConnectionState
+@dataclass(frozen=True)
+class Notices:
+    """Standing problems that are not an outage: a kind this identity may not list
+    (403), no canary CRDs installed. Replaces the cluster's previous notices; an
+    empty tuple clears them."""
+
+    messages: tuple[str, ...]
+    cluster: str = ""
+
+
+StreamEvent = Upserted | Removed | Snapshot | ConnectionState | Notices
 
 
 # --- metrics ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from console.model import (
     ConnectionState,
+    Notices,
     Removed,
     Rollout,
     RolloutMetrics,
@@ -38,6 +39,8 @@ class RolloutStore:
     rollouts: dict[str, Rollout] = field(default_factory=dict)
     metrics: dict[str, RolloutMetrics] = field(default_factory=dict)
     connection: dict[str, ConnectionState] = field(default_factory=dict)
+    #: Standing problems by cluster (a kind the identity may not list, no CRDs).
+    notices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     logs: dict[str, deque[LogEntry]] = field(default_factory=dict)
     updated_at: float = 0.0
     #: Bumped on every change, so views can skip work when nothing moved.
@@ -74,6 +77,12 @@ class RolloutStore:
             if not event.connected and previous is not None and not previous.connected:
                 event = ConnectionState(False, event.message, previous.since, event.cluster)
             self.connection[event.cluster] = event
+        elif isinstance(event, Notices):
+            changed = self.notices.get(event.cluster, ()) != event.messages
+            if event.messages:
+                self.notices[event.cluster] = event.messages
+            else:
+                self.notices.pop(event.cluster, None)
         if changed:
             self.version += 1
             self.updated_at = now
@@ -114,6 +123,10 @@ class RolloutStore:
             if state is not None and not state.connected:
                 return state
         return None
+
+    @property
+    def all_notices(self) -> list[str]:
+        return [m for cluster in sorted(self.notices) for m in self.notices[cluster]]
 
     @property
     def disconnected(self) -> list[ConnectionState]:

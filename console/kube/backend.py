@@ -44,6 +44,7 @@ from console.model import (
     ActionUnavailable,
     ConnectionState,
     ConsoleError,
+    Notices,
     Removed,
     Rollout,
     RolloutRef,
@@ -75,6 +76,10 @@ class _Cluster:
     shown: dict[tuple[str, str, str], Rollout] = field(default_factory=dict)
     down: dict[ResourceType, tuple[float, str]] = field(default_factory=dict)
     missing: set[ResourceType] = field(default_factory=set)
+    # Kinds the identity may not list (403), with the sentence that says so.
+    forbidden: dict[ResourceType, str] = field(default_factory=dict)
+    # The notices last yielded, so a change is yielded once.
+    notices: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -199,13 +204,7 @@ class KubeBackend:
                     continue
                 raise ConsoleError(text) from None
             c.store[rt] = {meta(o): o for o in items}
-        self.notes.extend(forbidden.values())
-        if all(p.resource in missing for p in self.providers):
-            kinds = ", ".join(sorted({p.resource.kind for p in self.providers}))
-            self.notes.append(
-                f"Cluster {c.name!r} has none of the canary resources the console reads "
-                f"({kinds}): their CRDs are not installed."
-            )
+        self.notes.extend(self._notices(c, forbidden, missing))
         if (
             forbidden
             and all(p.resource in forbidden or p.resource.optional for p in self.providers)
@@ -213,6 +212,37 @@ class KubeBackend:
         ):
             # The required kinds (Argo Rollouts) could not be listed: an error, not a note.
             raise ConsoleError(next(iter(forbidden.values())))
+
+    def _notices(
+        self, c: _Cluster, forbidden: dict[ResourceType, str], missing: set[ResourceType]
+    ) -> tuple[str, ...]:
+        """One sentence per standing problem of a cluster, in a stable order."""
+        cluster = c.name
+        denied = [rt for rt in self._types if rt in forbidden]
+        out: list[str] = []
+        if len(denied) == 1:
+            out.append(forbidden[denied[0]])  # with the server's own words
+        elif denied:
+            # A narrow Role (say Argo only) forbids several kinds: one sentence, not six.
+            who = f"user {c.config.user!r}" if c.config.user else "you"
+            out.append(
+                f"Forbidden: {who} may not list {', '.join(rt.key for rt in denied)} "
+                f"on cluster {cluster!r}; those are shown as none."
+            )
+        if all(p.resource in missing for p in self.providers):
+            kinds = ", ".join(sorted({p.resource.kind for p in self.providers}))
+            out.append(
+                f"Cluster {cluster!r} has none of the canary resources the console reads "
+                f"({kinds}): their CRDs are not installed."
+            )
+        return tuple(out)
+
+    def _notices_changed(self, c: _Cluster) -> Notices | None:
+        notices = self._notices(c, c.forbidden, c.missing)
+        if notices == c.notices:
+            return None
+        c.notices = notices
+        return Notices(notices, cluster=c.name)
 
     def list(self) -> list[Rollout]:
         self.last_errors = []
@@ -289,6 +319,7 @@ class KubeBackend:
             snapshot.extend(c.shown.values())
         yield Snapshot(tuple(sorted(snapshot, key=lambda r: r.ref.key)))
         yield from states
+        yield from self._changed_notices()
 
         while not stop.is_set():
             try:
@@ -321,6 +352,13 @@ class KubeBackend:
                 if name in relisted:
                     continue
                 yield from self._recompute(self.clusters[name], namespaces)
+            yield from self._changed_notices()
+
+    def _changed_notices(self) -> Iterator[Notices]:
+        for c in self.clusters.values():
+            notices = self._notices_changed(c)
+            if notices is not None:
+                yield notices
 
     def _recompute(self, c: _Cluster, namespaces: set[str]) -> Iterator[StreamEvent]:
         fresh = self._compute(c, namespaces)
@@ -347,11 +385,21 @@ class KubeBackend:
             c.store[rt] = {meta(o): o for o in item[3]}
             c.down.pop(rt, None)
             c.missing.discard(rt)
+            c.forbidden.pop(rt, None)
             relisted.add(name)
         elif kind == "missing":
+            # Empty either way; a 403 carries the sentence, a 404 (no CRD) does not.
+            forbidden = item[3]
+            if c.store.get(rt):
+                relisted.add(name)  # what was shown of this kind is gone
             c.store[rt] = {}
             c.down.pop(rt, None)
-            c.missing.add(rt)
+            if forbidden:
+                c.forbidden[rt] = forbidden
+                c.missing.discard(rt)
+            else:
+                c.forbidden.pop(rt, None)
+                c.missing.add(rt)
         elif kind == "event":
             etype, obj = item[3], item[4]
             key = meta(obj)
@@ -411,7 +459,14 @@ class KubeBackend:
                     # A missing CRD or a kind this identity may not list: empty, and
                     # looked at again later (a CRD or a RoleBinding may appear).
                     rv = ""
-                    q.put(("missing", c.name, rt))
+                    forbidden = (
+                        describe_error(
+                            exc, what=f"list {rt.key}", cluster=c.name, user=c.config.user
+                        )
+                        if status == 403
+                        else None
+                    )
+                    q.put(("missing", c.name, rt, forbidden))
                     stop.wait(OPTIONAL_RETRY_S)
                     continue
                 message = describe_error(

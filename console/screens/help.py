@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich.markup import escape
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -23,8 +26,13 @@ NAVIGATION_KEYS = (
 CONFIRMED = {"A", "x", "u"}
 
 
-def help_text(read_only: bool) -> str:
-    lines = ["[b]Keys[/b]", ""]
+def help_text(read_only: bool, notices: Sequence[str] = ()) -> str:
+    lines: list[str] = []
+    if notices:
+        lines += ["[b]Notices[/b]", ""]
+        lines += [f"  ⚠ {escape(text)}" for text in notices]
+        lines.append("")
+    lines += ["[b]Keys[/b]", ""]
     for key, text in NAVIGATION_KEYS:
         lines.append(f"  [b]{key:<8}[/b] {text}")
     lines.append("")
@@ -47,13 +55,14 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, read_only: bool) -> None:
+    def __init__(self, read_only: bool, notices: Sequence[str] = ()) -> None:
         super().__init__()
         self.read_only = read_only
+        self.notices = tuple(notices)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.read_only))
+            yield Static(help_text(self.read_only, self.notices))
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

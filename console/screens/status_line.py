@@ -27,6 +27,10 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
             f"STALE{where} {format_duration(now - state.since)}: {state.message}",
             style="bold reverse",
         )
+    notices = len(app.store.all_notices)
+    if notices:
+        text.append("  ·  ")
+        text.append(f"⚠ {notices} notice{'s' if notices > 1 else ''} (? lists them)", style="bold")
     return text
 
 

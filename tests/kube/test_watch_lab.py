@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from console.model import ConnectionState, Removed, Snapshot, StreamEvent, Upserted
+from console.kube import backend as kube_backend
+from console.model import ConnectionState, Notices, Removed, Snapshot, StreamEvent, Upserted
 from tests.kube.helpers import backend, deploy_canary, unique_ns
 from tests.lab import sample
 from tests.lab.kube import KubeLab
@@ -186,3 +187,40 @@ def test_disconnect_marks_stale_then_recovers(kube_lab: KubeLab, tmp_path: Path)
     finally:
         s.close()
         proxy.close()
+
+
+#: Read rights on the Argo kinds only: every other kind the console reads is 403.
+ARGO_READER: list[dict[str, Any]] = [
+    {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+]
+
+
+def test_forbidden_kinds_are_notices_until_granted(
+    kube_lab: KubeLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A forbidden kind is looked at again every OPTIONAL_RETRY_S (60 s in use).
+    monkeypatch.setattr(kube_backend, "OPTIONAL_RETRY_S", 0.5)
+    ns = unique_ns("ko-notice")
+    deploy_canary(kube_lab, ns, start=False)
+    kubeconfig = kube_lab.create_service_account_kubeconfig(ns, "viewer", ARGO_READER)
+    s = Stream(backend(kube_lab, ns, kubeconfig=str(kubeconfig)))
+    try:
+        snap = s.wait(lambda e: isinstance(e, Snapshot), 15, "snapshot")
+        assert isinstance(snap, Snapshot)
+        assert [r.ref.name for r in snap.rollouts] == [sample.NAME]
+        notices = s.wait(lambda e: isinstance(e, Notices) and bool(e.messages), 15, "notices")
+        assert isinstance(notices, Notices) and notices.cluster == "lab"
+        user = f"system:serviceaccount:{ns}:viewer"
+        # Six kinds, one sentence.
+        [said] = notices.messages
+        assert said.startswith(f"Forbidden: user {user!r} may not list ") and "\n" not in said
+        assert "virtualservices.networking.istio.io" in said and "canaries.flagger.app" in said
+        assert "list rollouts.argoproj.io" not in said, "rollouts are readable"
+        # The RoleBinding widened: the notices clear without a restart.
+        rules = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]
+        kube_lab.create_service_account_kubeconfig(ns, "viewer", rules)
+        s.wait(lambda e: isinstance(e, Notices) and e.messages == (), 30, "the notices cleared")
+    finally:
+        s.close()

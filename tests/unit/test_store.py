@@ -4,6 +4,7 @@ from console.listing import ordered
 from console.model import (
     ConnectionState,
     Image,
+    Notices,
     Phase,
     ProviderKind,
     Removed,
@@ -87,3 +88,15 @@ def test_ordered_puts_attention_first_and_filters_on_all_words() -> None:
     assert [r.ref.name for r in ordered(rows, "vision aborted")] == ["yolo"]
     assert [r.ref.name for r in ordered(rows, "ml paused")] == ["beta"]
     assert ordered(rows, "nothing-matches") == []
+
+
+def test_notices_replace_per_cluster_and_clear() -> None:
+    store = RolloutStore(clock=FakeClock())
+    assert store.apply(Notices(("Forbidden: a.",), cluster="east"))
+    assert store.apply(Notices(("Forbidden: b.", "No CRDs."), cluster="west"))
+    assert store.all_notices == ["Forbidden: a.", "Forbidden: b.", "No CRDs."]
+    version = store.version
+    assert not store.apply(Notices(("Forbidden: a.",), cluster="east")), "same notices"
+    assert store.version == version
+    assert store.apply(Notices((), cluster="west"))
+    assert store.all_notices == ["Forbidden: a."]
