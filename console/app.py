@@ -129,15 +129,14 @@ class RolloutConsoleApp(App[int]):
     def on_stream_received(self, message: StreamReceived) -> None:
         first = not self.store.rollouts
         for event in message.events:
-            before = set(self.store.all_notices)
-            self.store.apply(event)
             if isinstance(event, Notices):
                 # Said once, in full, where it wraps; the status line keeps a count
                 # and the help screen lists them.
+                said = self.store.notices.get(event.cluster, ())
                 for text in event.messages:
-                    if text not in before:
+                    if text not in said:
                         self.notify(text, severity="warning", timeout=10)
-                self.redraw_if_changed()
+            self.store.apply(event)
         if first and self.store.rollouts:
             # The first list is drawn at once; later changes are coalesced by the
             # redraw interval (a busy cluster sends many events a second).

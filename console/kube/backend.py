@@ -217,7 +217,6 @@ class KubeBackend:
         self, c: _Cluster, forbidden: dict[ResourceType, str], missing: set[ResourceType]
     ) -> tuple[str, ...]:
         """One sentence per standing problem of a cluster, in a stable order."""
-        cluster = c.name
         denied = [rt for rt in self._types if rt in forbidden]
         out: list[str] = []
         if len(denied) == 1:
@@ -227,22 +226,15 @@ class KubeBackend:
             who = f"user {c.config.user!r}" if c.config.user else "you"
             out.append(
                 f"Forbidden: {who} may not list {', '.join(rt.key for rt in denied)} "
-                f"on cluster {cluster!r}; those are shown as none."
+                f"on cluster {c.name!r}; those are shown as none."
             )
         if all(p.resource in missing for p in self.providers):
             kinds = ", ".join(sorted({p.resource.kind for p in self.providers}))
             out.append(
-                f"Cluster {cluster!r} has none of the canary resources the console reads "
+                f"Cluster {c.name!r} has none of the canary resources the console reads "
                 f"({kinds}): their CRDs are not installed."
             )
         return tuple(out)
-
-    def _notices_changed(self, c: _Cluster) -> Notices | None:
-        notices = self._notices(c, c.forbidden, c.missing)
-        if notices == c.notices:
-            return None
-        c.notices = notices
-        return Notices(notices, cluster=c.name)
 
     def list(self) -> list[Rollout]:
         self.last_errors = []
@@ -356,9 +348,10 @@ class KubeBackend:
 
     def _changed_notices(self) -> Iterator[Notices]:
         for c in self.clusters.values():
-            notices = self._notices_changed(c)
-            if notices is not None:
-                yield notices
+            notices = self._notices(c, c.forbidden, c.missing)
+            if notices != c.notices:
+                c.notices = notices
+                yield Notices(notices, cluster=c.name)
 
     def _recompute(self, c: _Cluster, namespaces: set[str]) -> Iterator[StreamEvent]:
         fresh = self._compute(c, namespaces)

@@ -25,6 +25,13 @@ FAST_STEPS: list[dict[str, Any]] = [
     {"pause": {}},
 ]
 
+#: Read rights on the Argo kinds only: every other kind the console reads is 403.
+ARGO_READER: list[dict[str, Any]] = [
+    {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+]
+
 
 #: Namespaces made by this session's tests; conftest deletes them after each test.
 CREATED: list[str] = []

@@ -18,7 +18,14 @@ from console import audit
 from console.kube.argo import HASH_LABEL, ROLLOUTS
 from console.kube.transport import ApiError
 from console.model import Action, ActionError, ActionUnavailable, Phase, ProviderKind, RolloutRef
-from tests.kube.helpers import backend, deploy_canary, stays, unique_ns, wait_rollout
+from tests.kube.helpers import (
+    ARGO_READER,
+    backend,
+    deploy_canary,
+    stays,
+    unique_ns,
+    wait_rollout,
+)
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -306,16 +313,7 @@ def test_undo_restores_previous_template(kube_lab: KubeLab) -> None:
 def test_limited_rbac_sees_actions_unavailable_and_gets_clear_error(kube_lab: KubeLab) -> None:
     ns = unique_ns("ko-rbac")
     deploy_canary(kube_lab, ns)
-    reader = [
-        {
-            "apiGroups": ["argoproj.io"],
-            "resources": ["rollouts"],
-            "verbs": ["get", "list", "watch"],
-        },
-        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-    ]
-    kubeconfig = kube_lab.create_service_account_kubeconfig(ns, "viewer", reader)
+    kubeconfig = kube_lab.create_service_account_kubeconfig(ns, "viewer", ARGO_READER)
     b = backend(kube_lab, ns, kubeconfig=str(kubeconfig))
     [r] = b.list()
     reasons = r.unavailable_reasons

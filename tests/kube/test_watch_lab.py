@@ -15,7 +15,7 @@ import yaml
 
 from console.kube import backend as kube_backend
 from console.model import ConnectionState, Notices, Removed, Snapshot, StreamEvent, Upserted
-from tests.kube.helpers import backend, deploy_canary, unique_ns
+from tests.kube.helpers import ARGO_READER, backend, deploy_canary, unique_ns
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -187,14 +187,6 @@ def test_disconnect_marks_stale_then_recovers(kube_lab: KubeLab, tmp_path: Path)
     finally:
         s.close()
         proxy.close()
-
-
-#: Read rights on the Argo kinds only: every other kind the console reads is 403.
-ARGO_READER: list[dict[str, Any]] = [
-    {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-]
 
 
 def test_forbidden_kinds_are_notices_until_granted(
