@@ -10,7 +10,7 @@ Both are blocking APIs: the app calls them from Textual thread workers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from console.model import (
@@ -44,8 +44,19 @@ class RolloutsBackend(Protocol):
         """
         ...
 
-    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
-        """Carry out one action. Raises ActionError (one sentence) on failure."""
+    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
+        """Carry out one action. Raises ActionError (one sentence) on failure.
+
+        `note` says why (the guard's evidence); it goes into the Event and the audit line.
+        """
+        ...
+
+    def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
+        """Set (or, for None, remove) annotations on the rollout's object.
+
+        Only the guard's leader calls this, for its own rollout-console.io/ records;
+        a JSON merge patch of metadata.annotations. Raises ConsoleError (one sentence).
+        """
         ...
 
 

@@ -74,6 +74,9 @@ _ACTION_LABELS = {
     Action.UNDO: "Undo to previous revision",
 }
 
+#: Every annotation the console reads or writes lives under this prefix.
+ANNOTATION_PREFIX = "rollout-console.io/"
+
 # Tags that can point at a different image tomorrow: "same tag, same image" breaks.
 MOVING_TAGS = frozenset({"", "latest", "stable", "main", "master", "dev", "nightly", "edge"})
 
@@ -201,7 +204,16 @@ class Rollout:
     warnings: tuple[str, ...] = ()  # malformed-object notes, shown not hidden
     # Why an action is not available for this object; absent = available.
     unavailable: tuple[tuple[Action, str], ...] = ()
+    #: The console's own annotations (keys under ANNOTATION_PREFIX): the gate set, the
+    #: guard's opt-in and the guard's pause/acknowledgement records. Sanitised values.
+    annotations: tuple[tuple[str, str], ...] = ()
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def annotation(self, key: str) -> str | None:
+        for k, v in self.annotations:
+            if k == key:
+                return v
+        return None
 
     @property
     def unavailable_reasons(self) -> Mapping[Action, str]:
@@ -343,8 +355,12 @@ class Metric(enum.StrEnum):
     LATENCY_P99 = "latency_p99_ms"
     ERROR_PCT = "error_pct"  # 5xx share of requests, in percent
     REQUEST_RATE = "request_rate"  # requests/s
-    GPU_UTIL = "gpu_util_pct"  # 0..100
-    GPU_MEMORY = "gpu_memory_gib"
+    GPU_UTIL = "gpu_util_pct"  # 0..100, mean per GPU
+    # Per GPU, never summed over pods: stable on 4 pods and a canary on 1 compare like
+    # for like.
+    GPU_MEMORY = "gpu_memory_gib"  # mean memory used per GPU
+    GPU_MEMORY_MAX = "gpu_memory_max_gib"  # the fullest GPU of the version
+    GPU_COUNT = "gpu_count"  # GPUs reporting for the version
 
     @property
     def unit(self) -> str:
@@ -358,6 +374,8 @@ _METRIC_UNITS = {
     Metric.REQUEST_RATE: "req/s",
     Metric.GPU_UTIL: "%",
     Metric.GPU_MEMORY: "GiB",
+    Metric.GPU_MEMORY_MAX: "GiB",
+    Metric.GPU_COUNT: "GPUs",
 }
 
 

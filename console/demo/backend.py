@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from console.backend import refuse_if_read_only
 from console.demo.simulation import DemoCluster
@@ -39,12 +39,17 @@ class DemoBackend:
     def events(self, ref: RolloutRef) -> tuple[tuple[float, str], ...]:
         return self.cluster.events(ref)
 
-    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
         refuse_if_read_only(self, ref, action)
         try:
-            return self.cluster.act(ref, action)
+            return self.cluster.act(ref, action, note=note)
         finally:
             self._actions += 1
+
+    def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
+        refuse_if_read_only(self, ref, Action.PAUSE)
+        self.cluster.annotate(ref, changes)
+        self._actions += 1
 
     def watch(self, stop: threading.Event) -> Iterator[StreamEvent]:
         rollouts = self.cluster.rollouts()

@@ -112,6 +112,8 @@ class SimRollout:
         self.spec = spec
         self.seed = seed
         self.ref = RolloutRef(cluster, spec.namespace, spec.name)
+        #: rollout-console.io/ annotations (the guard's records), as on a real object.
+        self.annotations: dict[str, str] = {}
         self.rng = random.Random(f"{seed}/{spec.namespace}/{spec.name}")
         self.origin = origin
         self.created_at = origin - spec.created_age_s
@@ -333,6 +335,7 @@ class SimRollout:
             self.pause_remaining,
             self.operator_paused,
             self.aborted,
+            tuple(sorted(self.annotations.items())),
             stable,
             stable.revision,
             stable.desired,
@@ -368,6 +371,7 @@ class SimRollout:
             actual_weight=self.actual_weight,
             pause_remaining_s=self.pause_remaining if self.at_pause_step() else None,
             created_at=self.created_at,
+            annotations=tuple(sorted(self.annotations.items())),
             extra=(
                 ("gpu", f"{self.spec.gpu} · {self.stable.release.profile.card_gib:g} GiB"),
                 ("traffic", f"Istio VirtualService {self.ref.short}"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
+from collections.abc import Mapping
 
 from console.demo.canary import HISTORY_S, SAMPLE_EVERY, TICK_S, SimRollout
 from console.demo.clock import Clock, ScaledClock
@@ -19,6 +20,7 @@ from console.model import (
     Action,
     ActionError,
     ActionResult,
+    ConsoleError,
     Metric,
     Role,
     Rollout,
@@ -97,13 +99,24 @@ class DemoCluster:
             sim = self._rollouts.get(ref.key)
             return sim.model(self.now) if sim is not None else None
 
-    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
         with self.lock:
             self.sync()
             sim = self._rollouts.get(ref.key)
             if sim is None:
                 raise ActionError(ref, action, f"{ref.short} is not a rollout of the demo cluster.")
-            return sim.act(action, self.now)
+            return sim.act(action, self.now, who="guard" if note else "operator")
+
+    def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
+        with self.lock:
+            sim = self._rollouts.get(ref.key)
+            if sim is None:
+                raise ConsoleError(f"{ref.short} is not a rollout of the demo cluster.")
+            for key, value in changes.items():
+                if value is None:
+                    sim.annotations.pop(key, None)
+                else:
+                    sim.annotations[key] = value
 
     def events(self, ref: RolloutRef) -> tuple[tuple[float, str], ...]:
         """Recent status changes and actions, oldest first, simulated unix time."""

@@ -21,6 +21,8 @@ FIELDS: tuple[Metric, ...] = (
     Metric.ERROR_PCT,
     Metric.GPU_UTIL,
     Metric.GPU_MEMORY,
+    Metric.GPU_MEMORY_MAX,
+    Metric.GPU_COUNT,
 )
 
 # Quantiles and error ratios are computed over a rate window, as PromQL's
@@ -114,6 +116,9 @@ def sample_version(
         leak = profile.leak_gib_per_min * uptime_s / 60.0
         memory = profile.model_gib + 0.6 * util / 100.0 + leak + 0.02 * g_mem
         memory = min(profile.card_gib * 0.98, memory)
+        # One GPU per pod; pods of one version differ by their share of the batch.
+        fullest = min(profile.card_gib * 0.98, memory + (0.05 if running > 1 else 0.0))
+        gpus = float(running)
     else:
-        util = memory = _NAN
-    return (rps, p50, p99, error_pct, util, memory)
+        util = memory = fullest = gpus = _NAN
+    return (rps, p50, p99, error_pct, util, memory, fullest, gpus)

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -545,7 +545,7 @@ class KubeBackend:
                 return self._with_access(c, provider, r)
         return None
 
-    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
         refuse_if_read_only(self, ref, action)
         c = self.clusters.get(ref.cluster)
         if c is None:
@@ -579,11 +579,35 @@ class KubeBackend:
             if obj is not None and getattr(exc, "status", None) not in (403, 404):
                 EventCreator(c.client).record(obj, action, "", "", failed=str(err))
             raise err from None
-        note = EventCreator(c.client).record(obj, action, result.before, result.after)
-        self._audit(c, ref, action, provider, "ok", result.message, result.before, result.after)
-        if note:
-            result = replace(result, message=f"{result.message} (event not recorded: {note})")
+        failed = EventCreator(c.client).record(obj, action, result.before, result.after, note=note)
+        said = f"{result.message} ({note})" if note else result.message
+        self._audit(c, ref, action, provider, "ok", said, result.before, result.after)
+        if failed:
+            result = replace(result, message=f"{result.message} (event not recorded: {failed})")
         return result
+
+    def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
+        """JSON merge patch of the rollout object's annotations (the guard's records)."""
+        refuse_if_read_only(self, ref, Action.PAUSE)
+        c = self.clusters.get(ref.cluster)
+        if c is None:
+            raise ConsoleError(f"Unknown cluster {ref.cluster!r}.")
+        try:
+            provider, _obj, _rollout = self._find(c, ref)
+            c.client.merge_patch(
+                provider.resource,
+                ref.namespace,
+                ref.name,
+                {"metadata": {"annotations": dict(changes)}},
+            )
+        except ConsoleError:
+            raise
+        except Exception as exc:
+            raise ConsoleError(
+                describe_error(
+                    exc, what=f"annotate {ref.short}", cluster=c.name, user=c.config.user
+                )
+            ) from None
 
     def _audit(
         self,

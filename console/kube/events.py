@@ -33,7 +33,13 @@ def reason_for(action: Action) -> str:
 
 
 def event_body(
-    obj: Obj, action: Action, user: str, before: str, after: str, failed: str = ""
+    obj: Obj,
+    action: Action,
+    user: str,
+    before: str,
+    after: str,
+    failed: str = "",
+    note: str = "",
 ) -> dict[str, Any]:
     ns, name = meta(obj)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -42,6 +48,8 @@ def event_body(
         message = f"{who}: {action.value} failed: {failed}"
     else:
         message = f"{who}: {action.value}: {before} -> {after}"
+    if note:
+        message += f" ({note})"
     return {
         "apiVersion": "v1",
         "kind": "Event",
@@ -73,13 +81,19 @@ class EventCreator:
         self.api = api
 
     def record(
-        self, obj: Obj, action: Action, before: str, after: str, failed: str = ""
+        self,
+        obj: Obj,
+        action: Action,
+        before: str,
+        after: str,
+        failed: str = "",
+        note: str = "",
     ) -> str | None:
         """Create the Event; return None, or one sentence on why it could not be written."""
         ns, _ = meta(obj)
         try:
             create = getattr(self.api, "create")  # noqa: B009 - KubeApi has no create in protocol
-            create(EVENTS, ns, event_body(obj, action, self.api.user, before, after, failed))
+            create(EVENTS, ns, event_body(obj, action, self.api.user, before, after, failed, note))
         except Exception as exc:
             from console.kube.errors import describe_error
 
