@@ -6,7 +6,9 @@ messages; the UI thread only updates the store and redraws what changed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +41,8 @@ class RolloutConsoleApp(App[int]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # An SRE's ctrl+c quits, as in k9s (Textual's default only says "press ctrl+q").
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -52,6 +56,7 @@ class RolloutConsoleApp(App[int]):
         window_s: float = 300.0,
         clock: Callable[[], float] = time.time,
         start_workers: bool = True,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -65,10 +70,13 @@ class RolloutConsoleApp(App[int]):
         self._initial_theme = theme
         self._stop = threading.Event()
         self._start_workers = start_workers
+        self._handle_signals = handle_signals
         self._drawn_version = -1
         self.sub_title = backend.description + ("  [read-only]" if self.read_only else "")
 
     def on_mount(self) -> None:
+        if self._handle_signals:
+            self._exit_on_signals()
         register_themes(self)
         self.theme = self._initial_theme
         self.push_screen(RolloutListScreen())
@@ -80,6 +88,19 @@ class RolloutConsoleApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM, and SIGHUP from a dropped SSH session, leave like `q` does.
+
+        Left to Python's default they kill the process in the alternate screen with
+        the cursor hidden and mouse reporting on: the operator's shell is unusable.
+        """
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._exit_for_signal, sig)
+
+    def _exit_for_signal(self, sig: int) -> None:
+        self.exit(return_code=128 + sig)
 
     # --- workers: blocking I/O, results come back as messages ------------------
 

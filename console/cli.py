@@ -13,10 +13,47 @@ needs them, so `get` does not pay for textual and the demo not for kubernetes.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 ACTION_COMMANDS = ("advance", "promote", "pause", "resume", "rollback", "retry", "undo")
+
+#: The console's themes (themes.THEMES; that module imports textual, so the names are
+#: repeated here and a unit test keeps the two equal). Short aliases are accepted too.
+THEME_NAMES = ("rollout-dark", "rollout-light", "rollout-high-contrast")
+MAX_SPEED = 1000.0
+
+
+def theme_name(text: str) -> str:
+    name = text if text.startswith("rollout-") else f"rollout-{text}"
+    if name not in THEME_NAMES:
+        choices = ", ".join(THEME_NAMES)
+        raise argparse.ArgumentTypeError(f"no theme {text!r}; choose one of {choices}")
+    return name
+
+
+def speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give a speed above 0 and at most {MAX_SPEED:g}"
+        )
+    return value
+
+
+def prometheus_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL, e.g. http://prometheus:9090"
+        )
+    return text
 
 
 def _add_cluster_args(p: argparse.ArgumentParser) -> None:
@@ -34,9 +71,21 @@ def _add_cluster_args(p: argparse.ArgumentParser) -> None:
     ns.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
 
 
+def _add_demo_args(g: argparse._ActionsContainer) -> None:
+    g.add_argument("--seed", type=int, default=7, help="demo: random seed (default 7)")
+    g.add_argument(
+        "--speed",
+        type=speed,
+        default=1.0,
+        help=f"demo: simulated seconds per real second (above 0, at most {MAX_SPEED:g})",
+    )
+
+
 def _add_metrics_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("metrics")
-    g.add_argument("--prometheus", metavar="URL", help="Prometheus/Thanos/Mimir base URL")
+    g.add_argument(
+        "--prometheus", metavar="URL", type=prometheus_url, help="Prometheus/Thanos/Mimir base URL"
+    )
     g.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
 
 
@@ -52,24 +101,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="built-in simulated cluster (the default when no cluster option is given)",
     )
     source.add_argument("--kube", action="store_true", help="use the Kubernetes API")
-    source.add_argument("--seed", type=int, default=7, help="demo: random seed (default 7)")
-    source.add_argument(
-        "--speed", type=float, default=1.0, help="demo: simulated seconds per real second"
-    )
+    _add_demo_args(source)
     parser.add_argument(
         "--read-only", action="store_true", help="no action keys at all; actions are refused"
     )
-    parser.add_argument("--theme", default="rollout-dark", help="rollout-dark|light|high-contrast")
+    parser.add_argument(
+        "--theme",
+        type=theme_name,
+        default="rollout-dark",
+        metavar="NAME",
+        help=f"one of {', '.join(THEME_NAMES)} (or dark, light, high-contrast)",
+    )
     _add_cluster_args(parser)
     _add_metrics_args(parser)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     get = sub.add_parser("get", help="list rollouts")
+    get.add_argument("--demo", action="store_true", help="the built-in simulated cluster")
+    _add_demo_args(get)
     _add_cluster_args(get)
     get.add_argument("-o", "--output", choices=("table", "json"), default="table")
     for name in ACTION_COMMANDS:
         p = sub.add_parser(name, help=f"{name} a rollout")
         p.add_argument("target", metavar="NS/NAME")
+        p.add_argument("--demo", action="store_true", help="the built-in simulated cluster")
+        _add_demo_args(p)
         _add_cluster_args(p)
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         p.set_defaults(action=name)
@@ -98,7 +154,8 @@ def wants_kube(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "get":
         from console.headless import run_get
 
@@ -112,6 +169,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_metrics(args)
 
+    if args.prometheus and not wants_kube(args):
+        parser.error("--prometheus needs a cluster: add --kube (the demo has its own metrics)")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Escape codes into a file, and a UI nobody can quit: refuse instead.
+        print(
+            "rollout-console: the console needs a terminal; "
+            "for scripts use `rollout-console get` (see --help).",
+            file=sys.stderr,
+        )
+        return 2
+    if os.environ.get("TERM") == "dumb":
+        # Textual still draws on a dumb terminal; only colours must go.
+        os.environ.setdefault("NO_COLOR", "1")
+
     from console.sources import make_sources
 
     try:
@@ -122,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from console.app import RolloutConsoleApp
 
-    app = RolloutConsoleApp(backend, metrics, read_only=args.read_only, theme=args.theme)
+    app = RolloutConsoleApp(
+        backend, metrics, read_only=args.read_only, theme=args.theme, handle_signals=True
+    )
     app.run()
     return app.return_code or 0
 

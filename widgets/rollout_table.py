@@ -8,6 +8,7 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.theme import Theme
@@ -71,6 +72,17 @@ class RolloutTable(DataTable[Text]):
     When the keys and their order are unchanged, only changed cells are
     updated, so a 200-row list refreshes without rebuilding the table.
     """
+
+    # k9s and vi movement. Home/End move the cursor to the first/last row: the
+    # table's own Home/End scroll sideways, which a row list never needs.
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_top", "First", show=False),
+        Binding("G,end", "scroll_bottom", "Last", show=False),
+        Binding("ctrl+f", "page_down", "Page down", show=False),
+        Binding("ctrl+b", "page_up", "Page up", show=False),
+    ]
 
     def __init__(
         self,

@@ -52,7 +52,14 @@ class TrafficBar(Widget):
         stable_label: str,
         canary_label: str | None,
     ) -> None:
-        """Weights are the canary's share in percent; stable gets the rest."""
+        """Weights are the canary's share in percent; stable gets the rest.
+
+        With no canary the stable version takes all traffic, whatever weight the
+        finished rollout still records (Argo keeps setWeight 100 after promotion:
+        that 100 % went to the version that is now stable).
+        """
+        if canary_label is None:
+            set_weight = actual_weight = 0
         state = (
             _clamp(set_weight),
             _clamp(actual_weight),
@@ -79,8 +86,6 @@ class TrafficBar(Widget):
         line.append(" │ ", Style(dim=True))
         if canary_label is None:
             line.append("no canary", Style(dim=True))
-            if set_weight:
-                line.append(f" (set {set_weight}%)")
             return line
         start = len(line)
         line.append(_words(f"C{CANARY_GLYPH}", "canary", canary_label, f"{actual}%"))

@@ -17,7 +17,7 @@ NAVIGATION_KEYS = (
     ("enter", "open the highlighted rollout"),
     ("esc", "back / clear the filter"),
     ("/", "filter the list (words match namespace, name, phase, version)"),
-    ("↑ ↓ j k", "move"),
+    ("↑ ↓ j k", "move; g/Home first, G/End last, ctrl+f/b page"),
     ("ctrl+p", "command palette: actions and themes"),
     ("?", "this help"),
     ("q", "quit"),

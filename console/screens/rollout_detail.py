@@ -38,7 +38,15 @@ LOG_LINES = 8
 
 
 class RolloutDetailScreen(ActionScreen):
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("j", "scroll('down')", "Down", show=False),
+        Binding("k", "scroll('up')", "Up", show=False),
+        Binding("g,home", "scroll('home')", "Top", show=False),
+        Binding("G,end", "scroll('end')", "Bottom", show=False),
+        Binding("ctrl+f,pagedown", "scroll('page_down')", "Page down", show=False),
+        Binding("ctrl+b,pageup", "scroll('page_up')", "Page up", show=False),
+    ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
@@ -171,6 +179,17 @@ class RolloutDetailScreen(ActionScreen):
         rollout = self.target()
         label = f"{rollout.ref.short}" if rollout else self.key
         self.query_one("#status", StatusLine).show(status_line(self.app, label))  # type: ignore[arg-type]
+
+    def action_scroll(self, how: str) -> None:
+        body = self.query_one("#body", VerticalScroll)
+        {
+            "up": body.action_scroll_up,
+            "down": body.action_scroll_down,
+            "home": body.action_scroll_home,
+            "end": body.action_scroll_end,
+            "page_up": body.action_page_up,
+            "page_down": body.action_page_down,
+        }[how]()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -131,3 +131,35 @@ async def test_help_lists_the_keys() -> None:
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
         await pilot.press("z")
         await until(pilot, lambda: type(app.screen).__name__ == "RolloutListScreen", "back")
+
+
+async def test_ctrl_c_quits_at_once() -> None:
+    """An SRE's ctrl+c leaves, as in k9s; Textual's default only shows a toast."""
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.store.rollouts, "the list")
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: app._exit, "the app to exit")
+    assert not any("ctrl+q" in n for n in notifications(app))
+
+
+async def test_vi_keys_move_the_list_cursor() -> None:
+    from widgets.rollout_table import RolloutTable
+
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RolloutTable)
+        await until(pilot, lambda: table.row_count > 3, "the rows")
+        last = table.row_count - 1
+        await pilot.press("j", "j")
+        await until(pilot, lambda: table.cursor_row == 2, "j to move down twice")
+        await pilot.press("k")
+        await until(pilot, lambda: table.cursor_row == 1, "k to move up")
+        await pilot.press("G")
+        await until(pilot, lambda: table.cursor_row == last, "G to the last row")
+        await pilot.press("g")
+        await until(pilot, lambda: table.cursor_row == 0, "g to the first row")
+        await pilot.press("end")
+        await until(pilot, lambda: table.cursor_row == last, "End to the last row")
+        await pilot.press("home")
+        await until(pilot, lambda: table.cursor_row == 0, "Home to the first row")

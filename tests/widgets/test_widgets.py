@@ -19,7 +19,7 @@ from themes import DEFAULT_THEME, THEMES, register_themes
 from widgets.metric_summary import MetricSummary, ratio_cell
 from widgets.rollout_table import RolloutTable, weight_bar
 from widgets.step_timeline import StepTimeline
-from widgets.traffic_bar import TrafficBar
+from widgets.traffic_bar import CANARY_GLYPH, STABLE_GLYPH, TrafficBar
 from widgets.version_chart import VersionChartPair
 
 
@@ -237,6 +237,24 @@ def test_traffic_bar_shows_both_percentages_and_set_weight() -> None:
             bar.show(set_weight=30, actual_weight=30, stable_label="2.12.0", canary_label=None)
             await pilot.pause()
             assert "no canary" in screen_text(app)
+
+    run(scenario())
+
+
+def test_traffic_bar_of_a_promoted_rollout_is_all_stable() -> None:
+    """A finished rollout keeps setWeight 100 but has no canary: draw it as stable's."""
+
+    async def scenario() -> None:
+        bar = TrafficBar()
+        app = Host(bar)
+        async with app.run_test(size=(40, 24)) as pilot:
+            bar.show(set_weight=100, actual_weight=100, stable_label="v3.4.1", canary_label=None)
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            assert "stable v3.4.1 100%" in lines[0] and "no canary" in lines[0]
+            assert "set 100%" not in lines[0]
+            assert lines[1].strip() == STABLE_GLYPH * 40
+            assert CANARY_GLYPH not in lines[1]
 
     run(scenario())
 
