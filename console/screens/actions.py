@@ -33,6 +33,28 @@ ACTION_KEYS: tuple[ActionKey, ...] = (
 )
 
 
+#: What stays in a narrow footer, most important first: leaving, help, then the
+#: keys an incident responder needs (pause before anything that moves traffic).
+FOOTER_PRIORITY: tuple[str, ...] = (
+    "quit",
+    "help",
+    "back",
+    "filter",
+    *(
+        f"act('{a.value}')"
+        for a in (
+            Action.PAUSE,
+            Action.ROLLBACK,
+            Action.ADVANCE,
+            Action.RESUME,
+            Action.PROMOTE_FULL,
+            Action.UNDO,
+            Action.RETRY,
+        )
+    ),
+)
+
+
 class ActionScreen(Screen[None]):
     """A screen that acts on one rollout: the highlighted or the opened one."""
 

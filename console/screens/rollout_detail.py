@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.model import (
     Metric,
@@ -20,8 +20,9 @@ from console.model import (
     VersionInfo,
     VersionMetrics,
 )
-from console.screens.actions import ActionScreen
+from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
+from widgets.key_footer import KeyFooter
 from widgets.metric_summary import MetricSummary
 from widgets.step_timeline import StepTimeline
 from widgets.traffic_bar import TrafficBar
@@ -70,7 +71,7 @@ class RolloutDetailScreen(ActionScreen):
                     yield VersionChartPair(title, unit, id=chart_id, classes="chart")
         # Outside the scrolling body: the result of the key just pressed stays in view.
         yield Static(id="log")
-        yield Footer()
+        yield KeyFooter(priority=FOOTER_PRIORITY)
 
     def on_mount(self) -> None:
         self.redraw()

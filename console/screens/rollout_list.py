@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from console.listing import ordered
 from console.model import Rollout
-from console.screens.actions import ActionScreen
+from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
+from widgets.key_footer import KeyFooter
 from widgets.rollout_table import RolloutTable
 
 
@@ -48,7 +49,7 @@ class RolloutListScreen(ActionScreen):
             select_on_focus=False,
         )
         yield RolloutTable(id="rollouts")
-        yield Footer()
+        yield KeyFooter(priority=FOOTER_PRIORITY)
 
     def on_mount(self) -> None:
         self.redraw()
