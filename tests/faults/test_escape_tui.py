@@ -146,3 +146,16 @@ async def test_an_error_toast_is_literal() -> None:
         await until(pilot, lambda: backend.acted == [Action.PAUSE], "the pause")
         await until(pilot, lambda: shows(app, "already paused by mallory[red]y[/]"), "the toast")
         assert_terminal_safe(screen_text(app), newlines=True)
+
+
+async def test_command_palette_lists_the_rollout_as_typed() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: shows(app, MARKUP), "the rollout in the table")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail view")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: shows(app, f"Resume: ml/{MARKUP}"), "the discovered command")
+        await pilot.press(*"resume")
+        await until(pilot, lambda: shows(app, f"Resume: ml/{MARKUP}"), "the matched command")
+        assert_terminal_safe(screen_text(app), newlines=True)
