@@ -27,6 +27,7 @@ Pure stdlib: the model, the backends and the headless CLI may all import it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -93,26 +94,33 @@ def quote(value: object, limit: int = ECHO_LIMIT) -> str:
 
 
 # --- the domain model, field by field ---------------------------------------------------
+# Each helper returns the very object it was given when nothing needed cleaning
+# (the common case), so "unchanged" is an identity test, not a deep comparison.
 
 
 def _field(text: str) -> str:
     return clip(clean_line(text), FIELD_LIMIT)
 
 
+def _same(new: Sequence[object], old: Sequence[object]) -> bool:
+    return all(a is b for a, b in zip(new, old, strict=True))
+
+
 def _image(image: Image) -> Image:
     repository, tag, digest = (clean_line(s) for s in (image.repository, image.tag, image.digest))
-    if (repository, tag, digest) == (image.repository, image.tag, image.digest):
+    if _same((repository, tag, digest), (image.repository, image.tag, image.digest)):
         return image
     return replace(image, repository=repository, tag=tag, digest=digest)
 
 
 def _version(v: VersionInfo) -> VersionInfo:
     texts = (v.revision, v.pod_hash, v.label, v.workload)
-    revision, pod_hash, label, workload = (clean_line(s) for s in texts)
+    cleaned = tuple(clean_line(s) for s in texts)
     images = tuple(_image(i) for i in v.images)
     pods = tuple(clean_line(p) for p in v.pods)
-    if (revision, pod_hash, label, workload) == texts and images == v.images and pods == v.pods:
+    if _same(cleaned, texts) and _same(images, v.images) and _same(pods, v.pods):
         return v
+    revision, pod_hash, label, workload = cleaned
     return replace(
         v,
         revision=revision,
@@ -125,20 +133,40 @@ def _version(v: VersionInfo) -> VersionInfo:
 
 
 def _step(s: Step) -> Step:
+    if not s.detail:
+        return s
     detail = _field(s.detail)
-    return s if detail == s.detail else replace(s, detail=detail)
+    return s if detail is s.detail else replace(s, detail=detail)
 
 
 def clean_ref(ref: RolloutRef) -> RolloutRef:
     """A rollout's cluster, namespace and name made safe; the same object when they were."""
     cluster, namespace, name = (clean_line(s) for s in (ref.cluster, ref.namespace, ref.name))
-    if (cluster, namespace, name) == (ref.cluster, ref.namespace, ref.name):
+    if _same((cluster, namespace, name), (ref.cluster, ref.namespace, ref.name)):
         return ref
     return replace(ref, cluster=cluster, namespace=namespace, name=name)
 
 
+def _already_clean(r: Rollout) -> bool:
+    """One join and one C-level scan over every text of `r`: the common case."""
+    free = [r.message, *r.warnings, *(why for _, why in r.unavailable)]
+    free += [s.detail for s in r.steps]
+    free += [v for _, v in r.extra]
+    if any(len(text) > FIELD_LIMIT for text in free):
+        return False
+    texts = [r.ref.cluster, r.ref.namespace, r.ref.name, *free, *(k for k, _ in r.extra)]
+    for v in (r.stable, r.canary):
+        if v is not None:
+            texts += (v.revision, v.pod_hash, v.label, v.workload, *v.pods)
+            for i in v.images:
+                texts += (i.repository, i.tag, i.digest)
+    return "".join(texts).isprintable()
+
+
 def clean_rollout(r: Rollout) -> Rollout:
     """Every text of a rollout made safe; the same object when it already was."""
+    if _already_clean(r):
+        return r
     ref = clean_ref(r.ref)
     stable = _version(r.stable)
     canary = _version(r.canary) if r.canary is not None else None
@@ -151,11 +179,13 @@ def clean_rollout(r: Rollout) -> Rollout:
         ref is r.ref
         and stable is r.stable
         and canary is r.canary
-        and message == r.message
-        and steps == r.steps
-        and warnings == r.warnings
-        and unavailable == r.unavailable
-        and extra == r.extra
+        and message is r.message
+        and _same(steps, r.steps)
+        and _same(warnings, r.warnings)
+        and all(new[1] is old[1] for new, old in zip(unavailable, r.unavailable, strict=True))
+        and all(
+            new[0] is old[0] and new[1] is old[1] for new, old in zip(extra, r.extra, strict=True)
+        )
     ):
         return r
     return replace(
@@ -175,10 +205,8 @@ def clean_result(result: ActionResult) -> ActionResult:
     """An action's sentence and before/after text made safe."""
     message, before, after = (_field(s) for s in (result.message, result.before, result.after))
     ref = clean_ref(result.ref)
-    if ref is result.ref and (message, before, after) == (
-        result.message,
-        result.before,
-        result.after,
+    if ref is result.ref and _same(
+        (message, before, after), (result.message, result.before, result.after)
     ):
         return result
     return replace(result, ref=ref, message=message, before=before, after=after)

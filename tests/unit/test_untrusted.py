@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from console.model import (
@@ -173,3 +175,16 @@ def test_clean_result() -> None:
     result = clean_result(raw)
     assert result.message == "resumed (mallory)" and result.before == "paused by mallory"
     assert clean_result(result) is result
+
+
+def test_a_long_but_printable_message_is_still_capped() -> None:
+    r = replace(clean_rollout(hostile_rollout()), message="m" * 5000)
+    assert len(clean_rollout(r).message) == 1000
+
+
+def test_the_demo_fleet_is_already_clean() -> None:
+    from console.demo import make_demo
+
+    backend, _ = make_demo(seed=7, extra=20)
+    for r in backend.list():
+        assert clean_rollout(r) is r
