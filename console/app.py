@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
@@ -26,6 +27,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.rollout_list import RolloutListScreen
 from console.store import RolloutStore
+from console.untrusted import clean_line, clip
 from themes import register_themes
 
 #: How often screens redraw from the store (only if something changed).
@@ -141,7 +143,8 @@ class RolloutConsoleApp(App[int]):
         except ConsoleError as exc:
             self.post_message(ActionFinished(ref, action, None, str(exc)))
         except Exception as exc:  # a backend bug must not kill the app
-            self.post_message(ActionFinished(ref, action, None, f"{action.value} failed: {exc}"))
+            text = f"{action.value} failed: {clip(clean_line(str(exc)))}"
+            self.post_message(ActionFinished(ref, action, None, text))
         else:
             self.post_message(ActionFinished(ref, action, result))
 
@@ -156,7 +159,7 @@ class RolloutConsoleApp(App[int]):
                 said = self.store.notices.get(event.cluster, ())
                 for text in event.messages:
                     if text not in said:
-                        self.notify(text, severity="warning", timeout=10)
+                        self.say(text, severity="warning", timeout=10)
             self.store.apply(event)
         if first and self.store.rollouts:
             # The first list is drawn at once; later changes are coalesced by the
@@ -173,11 +176,26 @@ class RolloutConsoleApp(App[int]):
             result = message.result
             change = f" ({result.before} → {result.after})" if result.before else ""
             self.store.log_action(key, f"{message.action.value}: {result.message}{change}")
-            self.notify(result.message, title=message.action.label, timeout=4)
+            self.say(result.message, title=message.action.label, timeout=4)
         else:
             self.store.log_action(key, f"{message.action.value}: {message.error}", error=True)
-            self.notify(message.error, title=message.action.label, severity="error", timeout=8)
+            self.say(message.error, title=message.action.label, severity="error", timeout=8)
         self.redraw_if_changed()
+
+    def say(
+        self,
+        text: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A toast whose text may quote the cluster: shown literally, never as markup.
+
+        The backends already made the text clean (console/untrusted.py); markup=False
+        keeps a name like `[red]x[/]` as typed instead of turning it red.
+        """
+        self.notify(clean_line(text), title=title, severity=severity, timeout=timeout, markup=False)
 
     # --- drawing ------------------------------------------------------------------
 
@@ -208,7 +226,7 @@ class RolloutConsoleApp(App[int]):
         rollout = self.store.rollouts.get(ref.key)
         reason = rollout.why_unavailable(action) if rollout else None
         if reason:
-            self.notify(f"{action.label} is unavailable: {reason}", severity="warning")
+            self.say(f"{action.label} is unavailable: {reason}", severity="warning")
             return
         if not action.dangerous:
             self.perform_action(ref, action)

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from console.untrusted import clean_line
+
 APP_NAME = "rollout-console"
 
 
@@ -47,8 +49,9 @@ class AuditRecord:
 
     def as_json(self, now: float | None = None) -> dict[str, Any]:
         ts = time.time() if now is None else now
-        return {
-            "time": datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds"),
+        # Names and messages come from the cluster; the log is read with `tail`
+        # and `jq -r` on a terminal, so every text is one clean line.
+        texts = {
             "who": self.who,
             "local_user": local_user(),
             "cluster": self.cluster,
@@ -60,6 +63,10 @@ class AuditRecord:
             "after": self.after,
             "result": self.result,
             "message": self.message,
+        }
+        return {
+            "time": datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds"),
+            **{key: clean_line(value) for key, value in texts.items()},
         }
 
 

@@ -188,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         backend, metrics = make_sources(args)
     except Exception as exc:  # one sentence, never a traceback, for bad config
-        print(f"rollout-console: {exc}", file=sys.stderr)
+        from console.untrusted import clean_line
+
+        print(f"rollout-console: {clean_line(str(exc))}", file=sys.stderr)
         return 2
 
     from console.app import RolloutConsoleApp

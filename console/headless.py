@@ -29,6 +29,7 @@ from console.model import (
     Step,
     VersionInfo,
 )
+from console.untrusted import clean_line
 
 JSON_API_VERSION = "rollout-console/v1"
 
@@ -187,7 +188,8 @@ def _backend(args: argparse.Namespace) -> RolloutsBackend:
 
 
 def _err(message: str, stream: TextIO | None = None) -> None:
-    print(f"rollout-console: {message}", file=stream or sys.stderr)
+    # Errors quote the cluster: one clean line, whichever backend raised them.
+    print(f"rollout-console: {clean_line(message)}", file=stream or sys.stderr)
 
 
 def run_get(args: argparse.Namespace) -> int:
@@ -200,7 +202,9 @@ def run_get(args: argparse.Namespace) -> int:
     errors: list[str] = list(getattr(backend, "last_errors", []))
     try:
         if args.output == "json":
-            sys.stdout.write(json.dumps(list_json(rollouts), indent=2) + "\n")
+            # The backend cleaned every text; ensure_ascii also writes anything
+            # unusual as a \u escape, so no raw control byte can reach the terminal.
+            sys.stdout.write(json.dumps(list_json(rollouts), indent=2, ensure_ascii=True) + "\n")
         elif rollouts:
             print(table(rollouts, clusters=len(args.context or []) > 1))
         else:

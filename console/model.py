@@ -11,6 +11,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from console.untrusted import clean_line
+
 
 class Phase(enum.StrEnum):
     HEALTHY = "Healthy"
@@ -289,7 +291,14 @@ class ActionResult:
 
 
 class ConsoleError(Exception):
-    """An error whose text is one clear sentence fit for an operator."""
+    """An error whose text is one clear sentence fit for an operator.
+
+    The sentence often quotes the cluster (a server message, an annotation), so
+    it is made one clean line here, once, for every place that shows it.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(clean_line(str(message)))
 
 
 class ActionError(ConsoleError):

@@ -2,6 +2,11 @@
 
 Plain Python (no textual) so it is unit-tested without an app. The app feeds
 it StreamEvents and metrics; screens read from it.
+
+Every text enters the UI here, whichever backend sent it, so the store keeps
+only clean text (console/untrusted.py): no control sequence or bidi override
+reaches a widget. The Kubernetes backend has cleaned it already (for headless
+output and the audit log); cleaning clean text costs one check per field.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from console.model import (
     ConnectionState,
@@ -21,6 +26,7 @@ from console.model import (
     StreamEvent,
     Upserted,
 )
+from console.untrusted import clean_line, clean_ref, clean_rollout
 
 LOG_LENGTH = 200
 
@@ -53,7 +59,7 @@ class RolloutStore:
         now = self.clock()
         changed = False
         if isinstance(event, Snapshot):
-            keep = {r.ref.key for r in event.rollouts}
+            keep = {clean_ref(r.ref).key for r in event.rollouts}
             for key in list(self.rollouts):
                 in_scope = not event.cluster or self.rollouts[key].ref.cluster == event.cluster
                 if in_scope and key not in keep:
@@ -65,11 +71,13 @@ class RolloutStore:
         elif isinstance(event, Upserted):
             changed = self._upsert(event.rollout, now)
         elif isinstance(event, Removed):
-            if event.ref.key in self.rollouts:
-                del self.rollouts[event.ref.key]
-                self._log(event.ref.key, "deleted", now)
+            key = clean_ref(event.ref).key
+            if key in self.rollouts:
+                del self.rollouts[key]
+                self._log(key, "deleted", now)
                 changed = True
         elif isinstance(event, ConnectionState):
+            event = replace(event, message=clean_line(event.message))
             previous = self.connection.get(event.cluster)
             if previous is None or previous.connected != event.connected:
                 changed = True
@@ -78,6 +86,7 @@ class RolloutStore:
                 event = ConnectionState(False, event.message, previous.since, event.cluster)
             self.connection[event.cluster] = event
         elif isinstance(event, Notices):
+            event = replace(event, messages=tuple(clean_line(m) for m in event.messages))
             changed = self.notices.get(event.cluster, ()) != event.messages
             if event.messages:
                 self.notices[event.cluster] = event.messages
@@ -89,6 +98,7 @@ class RolloutStore:
         return changed
 
     def _upsert(self, rollout: Rollout, now: float) -> bool:
+        rollout = clean_rollout(rollout)
         key = rollout.ref.key
         old = self.rollouts.get(key)
         if old == rollout:
@@ -101,11 +111,11 @@ class RolloutStore:
     # --- metrics and actions ----------------------------------------------
 
     def set_metrics(self, fetched: dict[str, RolloutMetrics]) -> None:
-        self.metrics.update(fetched)
+        self.metrics.update((key, _clean_metrics(m)) for key, m in fetched.items())
         self.version += 1
 
     def log_action(self, key: str, text: str, *, error: bool = False) -> None:
-        self._log(key, text, self.clock(), kind="error" if error else "action")
+        self._log(key, clean_line(text), self.clock(), kind="error" if error else "action")
         self.version += 1
 
     def _log(self, key: str, text: str, at: float, kind: str = "status") -> None:
@@ -131,6 +141,11 @@ class RolloutStore:
     @property
     def disconnected(self) -> list[ConnectionState]:
         return [c for c in self.connection.values() if not c.connected]
+
+
+def _clean_metrics(m: RolloutMetrics) -> RolloutMetrics:
+    reason = clean_line(m.reason)
+    return m if reason == m.reason else replace(m, reason=reason)
 
 
 def describe_changes(old: Rollout | None, new: Rollout) -> Iterable[str]:

@@ -45,6 +45,7 @@ from console.model import (
     StepKind,
     VersionInfo,
 )
+from console.untrusted import quote
 
 HASH_LABEL = "rollouts-pod-template-hash"  # v1alpha1.DefaultRolloutUniqueLabelKey
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
@@ -115,8 +116,8 @@ def parse_step(raw: Any, index: int) -> tuple[Step, str | None]:
     if kind is StepKind.SET_WEIGHT:
         if isinstance(value, int) and not isinstance(value, bool):
             return Step(kind, weight=value), warning
-        return Step(StepKind.UNKNOWN, detail=f"setWeight {value!r}"), (
-            f"step {index} has a non-integer setWeight {value!r}"
+        return Step(StepKind.UNKNOWN, detail=f"setWeight {quote(value)}"), (
+            f"step {index} has a non-integer setWeight {quote(value)}"
         )
     if kind is StepKind.PAUSE:
         duration = parse_duration(value.get("duration")) if isinstance(value, Mapping) else None
@@ -444,7 +445,7 @@ def to_rollout(
         warnings.append("spec.strategy.canary.steps is not a list")
     raw_index = dig(ro, "status", "currentStepIndex")
     if raw_index is not None and (not isinstance(raw_index, int) or isinstance(raw_index, bool)):
-        warnings.append(f"status.currentStepIndex {raw_index!r} is not an integer")
+        warnings.append(f"status.currentStepIndex {quote(raw_index)} is not an integer")
     steps: list[Step] = []
     for i, raw in enumerate(canary_steps(ro)):
         step, warning = parse_step(raw, i)
@@ -463,7 +464,7 @@ def to_rollout(
         phase = _PHASES[phase_text]
     else:
         phase = Phase.UNKNOWN
-        warnings.append(f"unknown phase {phase_text!r}")
+        warnings.append(f"unknown phase {quote(phase_text)}")
 
     canary_cfg = is_canary(ro)
     if not canary_cfg and not isinstance(dig(ro, "spec", "strategy", "blueGreen"), Mapping):

@@ -36,7 +36,7 @@ from console.kube.client import KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error
 from console.kube.events import EventCreator
-from console.kube.provider import Obj, Provider, ResourceType, load_providers, meta
+from console.kube.provider import Obj, Provider, Related, ResourceType, load_providers, meta
 from console.model import (
     Action,
     ActionError,
@@ -52,6 +52,7 @@ from console.model import (
     StreamEvent,
     Upserted,
 )
+from console.untrusted import clean_line, clean_result, clean_rollout, clip
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +145,31 @@ class KubeBackend:
                 for rt in provider.related
             }
             try:
-                rollouts = provider.to_rollouts(objects, related, c.name)
+                rollouts = self._to_rollouts(provider, objects, related, c.name)
             except Exception as exc:  # a provider bug must not blank the screen
                 log.exception("provider %s failed", provider.kind)
                 rollouts = []
-                self.last_errors.append(f"{provider.kind} provider failed on {c.name}: {exc}")
+                self.last_errors.append(
+                    f"{provider.kind} provider failed on {c.name}: {clip(clean_line(str(exc)))}"
+                )
             for r in rollouts:
                 out[(r.ref.namespace, r.ref.name, str(r.provider))] = self._with_access(
                     c, provider, r
                 )
         return out
+
+    @staticmethod
+    def _to_rollouts(
+        provider: Provider, objects: Sequence[Obj], related: Related, cluster: str
+    ) -> builtins.list[Rollout]:
+        """The provider's Rollouts with every text made safe to show.
+
+        The one place raw objects become the model: names, messages, images,
+        annotations echoed in warnings all come through here, so nothing from
+        the cluster reaches the screen, a log, the audit log or headless output
+        with a control sequence, a bidi override or Rich markup that matters.
+        """
+        return [clean_rollout(r) for r in provider.to_rollouts(objects, related, cluster)]
 
     def _with_access(self, c: _Cluster, provider: Provider, r: Rollout) -> Rollout:
         have = {a for a, _ in r.unavailable}
@@ -502,6 +518,7 @@ class KubeBackend:
                 continue
             if result is None:
                 continue
+            result = clean_result(result)
             EventCreator(c.client).record(obj, result.action, result.before, result.after)
             self._audit(
                 c, ref, result.action, provider, "ok", result.message, result.before, result.after
@@ -539,7 +556,7 @@ class KubeBackend:
     def rollout_of(self, c: _Cluster, provider: Provider, obj: Obj) -> Rollout | None:
         ns, name = meta(obj)
         related = {rt: c.client.list(rt, ns, rt.label_selector) for rt in provider.related}
-        rollouts = provider.to_rollouts([obj], related, c.name)
+        rollouts = self._to_rollouts(provider, [obj], related, c.name)
         for r in rollouts:
             if r.ref.name == name:
                 return self._with_access(c, provider, r)
@@ -560,7 +577,8 @@ class KubeBackend:
                     ref, action, f"{ref.short} is not a canary the console can drive."
                 )
             check_available(rollout, action)
-            result = provider.act(c.client, rollout, obj, action)
+            # The sentence and before/after may quote the object (paused by ...).
+            result = clean_result(provider.act(c.client, rollout, obj, action))
         except ActionError as exc:
             self._audit(
                 c,

@@ -2,6 +2,8 @@
 
 403, 404, 409, timeouts and refused connections each get their own sentence;
 anything else keeps the server's message (redacted) so nothing is hidden.
+The server's words are untrusted text: the sentence is one clean line and a
+quoted body is clipped (console/untrusted.py).
 This module does not import kubernetes: it reads the exception's attributes
 (ApiException has .status/.reason/.body), so it is testable without a cluster.
 """
@@ -14,6 +16,7 @@ import socket
 from typing import Any
 
 from console.model import Action, ActionError, RolloutRef
+from console.untrusted import clean_line, clip
 
 # Bearer tokens, JWTs, client keys/passwords in kubeconfig-ish text: never echoed.
 _SECRET_PATTERNS = (
@@ -24,6 +27,10 @@ _SECRET_PATTERNS = (
         r"client_key|secret|auth)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
     ),
 )
+
+# A server message can quote the object (a 422 echoes the bad value): long
+# enough for any real Status message, short enough that nothing floods a line.
+SERVER_TEXT_LIMIT = 400
 
 
 def redact(text: str) -> str:
@@ -43,8 +50,8 @@ def status_message(exc: BaseException) -> str:
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("message"), str):
-            return redact(data["message"])
-    return redact(str(getattr(exc, "reason", "") or exc))
+            return clip(clean_line(redact(data["message"])), SERVER_TEXT_LIMIT)
+    return clip(clean_line(redact(str(getattr(exc, "reason", "") or exc))), SERVER_TEXT_LIMIT)
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -73,6 +80,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def describe_error(exc: BaseException, *, what: str, cluster: str, user: str = "") -> str:
     """One sentence for `exc` raised while doing `what` (e.g. "patch rollouts/status of ns/x")."""
+    return clean_line(_describe(exc, what=what, cluster=cluster, user=user))
+
+
+def _describe(exc: BaseException, *, what: str, cluster: str, user: str) -> str:
     status = getattr(exc, "status", None)
     where = f"on cluster {cluster!r}" if cluster else ""
     if isinstance(status, int) and status > 0:
@@ -100,7 +111,8 @@ def describe_error(exc: BaseException, *, what: str, cluster: str, user: str = "
         return f"Timed out: {what} {where} got no answer from the API server in time."
     if _is_refused(exc):
         return f"Connection refused: the API server {where} is not reachable for {what}."
-    return f"Failed to {what} {where}: {redact(str(exc)) or type(exc).__name__}."
+    detail = clip(clean_line(redact(str(exc))), SERVER_TEXT_LIMIT)
+    return f"Failed to {what} {where}: {detail or type(exc).__name__}."
 
 
 def action_error(

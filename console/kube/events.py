@@ -13,6 +13,7 @@ from typing import Any
 
 from console.kube.provider import KubeApi, Obj, ResourceType, dig, meta
 from console.model import Action
+from console.untrusted import clean_line, clip
 
 EVENTS = ResourceType("", "v1", "events", "Event")
 COMPONENT = "rollout-console"
@@ -63,7 +64,8 @@ def event_body(
             "resourceVersion": dig(obj, "metadata", "resourceVersion", default=""),
         },
         "reason": reason_for(action) + ("Failed" if failed else ""),
-        "message": message[:1024],
+        # Shown by `kubectl describe` on other operators' terminals: clean text only.
+        "message": clip(clean_line(message), 1024),
         "type": "Warning" if failed else "Normal",
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,

@@ -51,6 +51,7 @@ from console.model import (
     Step,
     VersionInfo,
 )
+from console.untrusted import quote
 
 CANARIES = ResourceType("flagger.app", "v1beta1", "canaries", "Canary", optional=True)
 
@@ -141,7 +142,7 @@ def to_rollout(
         message = "no status yet (is Flagger running?)"
     elif flagger_phase not in PHASES:
         phase = Phase.UNKNOWN
-        warnings.append(f"unknown Flagger phase {flagger_phase!r}")
+        warnings.append(f"unknown Flagger phase {quote(flagger_phase)}")
         message = f"Flagger: {flagger_phase}"
     else:
         phase = PHASES[flagger_phase]

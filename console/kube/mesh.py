@@ -80,6 +80,7 @@ from console.model import (
     RolloutRef,
     VersionInfo,
 )
+from console.untrusted import clean_line, clip, quote
 
 # --- annotations (documented in the README) -------------------------------------------
 
@@ -163,8 +164,9 @@ def pause_state(obj: Obj) -> PauseState:
     """Read the pause annotation; unknown values count as paused (a brake fails closed)."""
     ann = _annotations(obj)
     raw = ann.get(PAUSED_ANNOTATION)
-    by = str(ann.get(PAUSED_BY_ANNOTATION) or "")
-    at = str(ann.get(PAUSED_AT_ANNOTATION) or "")
+    # Who and when are echoed in sentences: anyone may write them, so short and clean.
+    by = clip(clean_line(str(ann.get(PAUSED_BY_ANNOTATION) or "")))
+    at = clip(clean_line(str(ann.get(PAUSED_AT_ANNOTATION) or "")))
     if raw is None:
         return PauseState(False)
     value = str(raw).strip().lower()
@@ -176,7 +178,7 @@ def pause_state(obj: Obj) -> PauseState:
         True,
         by,
         at,
-        f'{PAUSED_ANNOTATION}={raw!r} is neither "true" nor "false"; treated as paused',
+        f'{PAUSED_ANNOTATION}={quote(raw)} is neither "true" nor "false"; treated as paused',
     )
 
 
@@ -377,7 +379,7 @@ def choose_stable(
             if side.name == annotation:
                 return side, other, f"annotation {annotation_key}", ""
         warning = (
-            f"{annotation_key}={annotation!r} names neither {first.name!r} nor {second.name!r}"
+            f"{annotation_key}={quote(annotation)} names neither {first.name!r} nor {second.name!r}"
         )
     if known_stable:
         for side, other in ((first, second), (second, first)):
@@ -637,7 +639,7 @@ def _weight(dest: Mapping[str, Any], warnings: list[str], entry: int, pos: int) 
         return 0
     value = _int(raw, -1)
     if value < 0:
-        warnings.append(f"http[{entry}].route[{pos}] weight {raw!r} is invalid; read as 0")
+        warnings.append(f"http[{entry}].route[{pos}] weight {quote(raw)} is invalid; read as 0")
         return 0
     return value
 

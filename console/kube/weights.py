@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from console.model import Step, StepKind
+from console.untrusted import quote
 
 #: The seed notes' progression: 5% for core systems, up through 50% to 100%.
 DEFAULT_PLAN: tuple[int, ...] = (5, 10, 20, 30, 50, 100)
@@ -60,19 +61,19 @@ def parse_plan(text: str | None) -> PlanResult:
         except ValueError:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {raw!r} is not a list of whole percentages; "
+                f"step plan {quote(raw)} is not a list of whole percentages; "
                 f"using the default plan {default_text}",
             )
         if not 0 < value <= 100:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {raw!r} has {value}, outside 1..100; "
+                f"step plan {quote(raw)} has {value}, outside 1..100; "
                 f"using the default plan {default_text}",
             )
         if weights and value <= weights[-1]:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {raw!r} is not strictly increasing; "
+                f"step plan {quote(raw)} is not strictly increasing; "
                 f"using the default plan {default_text}",
             )
         weights.append(value)

@@ -68,6 +68,7 @@ from console.model import (
     VersionInfo,
     VersionMetrics,
 )
+from console.untrusted import clean_line, clip
 
 Result = list[tuple[LabelKey, list[tuple[float, float]]]]
 
@@ -76,6 +77,8 @@ class QueryError(Exception):
     """A query failed. `reason` is one redacted phrase: 'connection refused to URL'."""
 
     def __init__(self, reason: str, transient: bool = True) -> None:
+        # The reason may quote the server (an error body): one clean line, always.
+        reason = clean_line(reason)
         super().__init__(reason)
         self.reason = reason
         #: False for what retrying will not fix: credentials, TLS, wrong URL, bad query.
@@ -104,7 +107,9 @@ def parse_result(data: Any, *, expect: str) -> Result:
             value = _value(v)
             if math.isfinite(value):
                 points.append((float(t), value))
-        out.append((label_key({str(k): str(v) for k, v in metric.items()}), points))
+        # Label values are the server's text: clean, like every name the UI may show.
+        labels = {clean_line(str(k)): clean_line(str(v)) for k, v in metric.items()}
+        out.append((label_key(labels), points))
     return out
 
 
@@ -113,7 +118,7 @@ def _http_reason(status: int, body: bytes, url: str) -> QueryError:
     try:
         payload = json.loads(body)
         if isinstance(payload, dict) and payload.get("error"):
-            detail = f": {str(payload['error'])[:200]}"
+            detail = f": {clip(clean_line(str(payload['error'])))}"
     except ValueError:
         pass
     if status in (401, 403):

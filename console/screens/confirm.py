@@ -43,11 +43,16 @@ class ConfirmScreen(ModalScreen[bool]):
             Action.UNDO: "Starts a rollout back to the previous revision.",
         }.get(self.action_to_confirm, "")
         with Vertical():
-            yield Static(f"{self.action_to_confirm.label}: {self.ref.short}?", classes="question")
+            # Names and versions come from the cluster: literal text, not markup.
+            yield Static(
+                f"{self.action_to_confirm.label}: {self.ref.short}?",
+                classes="question",
+                markup=False,
+            )
             if self.ref.cluster:
-                yield Static(f"cluster: {self.ref.cluster}")
+                yield Static(f"cluster: {self.ref.cluster}", markup=False)
             if detail:
-                yield Static(detail)
+                yield Static(detail, markup=False)
             if consequence:
                 yield Static(consequence)
             yield Static("Press y to confirm — any other key cancels.", classes="hint")

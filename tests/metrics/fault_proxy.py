@@ -1,7 +1,9 @@
 """A tiny loopback HTTP proxy in front of a real Prometheus that misbehaves on demand.
 
 Modes: ``pass`` (forward), ``slow`` (wait ``delay`` seconds, then forward),
-``5xx`` (503 with a Prometheus-style error body), ``echo5xx`` (500 whose
+``5xx`` (503 with a Prometheus-style error body), ``hostile5xx`` (500 whose
+error text carries escape sequences, C1 controls and a bidi override, and is
+5,000 characters long), ``echo5xx`` (500 whose
 error text echoes the Authorization header), ``garbage`` (200 with a body
 that is not JSON), ``auth`` (forward only with ``Authorization: Bearer
 <token>``, else 401; the 401 body echoes the header it got, as careless
@@ -11,6 +13,7 @@ gateways do, so tests can check the console redacts it). A ``prefix`` (e.g.
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 import urllib.error
@@ -88,6 +91,10 @@ class FaultProxy:
             error = f"upstream failed for Authorization: {h.headers.get('Authorization')}"
             body = ('{"status":"error","errorType":"internal","error":"' + error + '"}').encode()
             return self._reply(h, 500, body, "application/json")
+        if mode == "hostile5xx":  # an error body that would drive the operator's terminal
+            error = "\x1b[2J\x1b[31mmallory\x1b]0;pwned\x07 \u202e\x9b2J" + "E" * 5000
+            body = json.dumps({"status": "error", "errorType": "internal", "error": error})
+            return self._reply(h, 500, body.encode(), "application/json")
         if mode == "garbage":
             return self._reply(h, 200, b"<html>maintenance</html>", "text/html")
         if mode == "auth" and h.headers.get("Authorization") != f"Bearer {self.token}":
