@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
@@ -122,7 +123,8 @@ class RolloutConsoleApp(App[int]):
 
     def metrics_targets(self) -> list[Rollout]:
         """Rollouts whose metrics the visible screen shows."""
-        wanted: list[str] = getattr(self.screen, "metrics_keys", lambda: [])()
+        screen = self._current_screen()
+        wanted: list[str] = getattr(screen, "metrics_keys", lambda: [])()
         return [self.store.rollouts[k] for k in wanted if k in self.store.rollouts]
 
     def refresh_metrics(self) -> None:
@@ -208,8 +210,16 @@ class RolloutConsoleApp(App[int]):
     def tick_clocks(self) -> None:
         self._call_screen("tick")
 
+    def _current_screen(self) -> Screen[object] | None:
+        """The active screen; None while the app shuts down and a worker's message or
+        a timer still arrives after the last screen has gone."""
+        try:
+            return self.screen
+        except ScreenStackError:
+            return None
+
     def _call_screen(self, method: str) -> None:
-        call = getattr(self.screen, method, None)
+        call = getattr(self._current_screen(), method, None)
         if call is None:
             return
         # The screen may be torn down under a timer: then there is nothing to draw.

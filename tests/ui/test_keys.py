@@ -163,3 +163,15 @@ async def test_vi_keys_move_the_list_cursor() -> None:
         await until(pilot, lambda: table.cursor_row == last, "End to the last row")
         await pilot.press("home")
         await until(pilot, lambda: table.cursor_row == 0, "Home to the first row")
+
+
+async def test_a_message_arriving_after_the_last_screen_is_gone_is_ignored() -> None:
+    """A worker's metrics or a timer can land while the app shuts down: no crash."""
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.store.rollouts, "the list")
+    assert not app.screen_stack
+    app.store.version += 1
+    app.redraw_if_changed()
+    app.tick_clocks()
+    app.refresh_metrics()
