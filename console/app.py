@@ -23,7 +23,7 @@ from textual.screen import Screen
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.messages import ActionFinished, MetricsFetched, StreamReceived
-from console.model import Action, ConsoleError, Notices, Rollout, RolloutRef
+from console.model import Action, ConsoleError, Notices, Rollout, RolloutRef, format_duration
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.rollout_list import RolloutListScreen
@@ -252,4 +252,12 @@ class RolloutConsoleApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(read_only=self.read_only, notices=self.store.all_notices))
+            now = self.clock()
+            stale = [
+                f"{state.cluster or 'the cluster'}: stale for "
+                f"{format_duration(now - state.since)}: {state.message}"
+                for state in self.store.disconnected
+            ]
+            self.push_screen(
+                HelpScreen(read_only=self.read_only, notices=self.store.all_notices, stale=stale)
+            )

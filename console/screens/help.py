@@ -26,8 +26,13 @@ NAVIGATION_KEYS = (
 CONFIRMED = {"A", "x", "u"}
 
 
-def help_text(read_only: bool, notices: Sequence[str] = ()) -> str:
+def help_text(read_only: bool, notices: Sequence[str] = (), stale: Sequence[str] = ()) -> str:
     lines: list[str] = []
+    if stale:
+        # The status line has room for the start of the reason only.
+        lines += ["[b]Stale data[/b]", ""]
+        lines += [f"  ✖ {escape(text)}" for text in stale]
+        lines.append("")
     if notices:
         lines += ["[b]Notices[/b]", ""]
         lines += [f"  ⚠ {escape(text)}" for text in notices]
@@ -55,14 +60,17 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, read_only: bool, notices: Sequence[str] = ()) -> None:
+    def __init__(
+        self, read_only: bool, notices: Sequence[str] = (), stale: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.read_only = read_only
         self.notices = tuple(notices)
+        self.stale = tuple(stale)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(self.read_only, self.notices))
+            yield Static(help_text(self.read_only, self.notices, self.stale))
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

@@ -175,3 +175,26 @@ async def test_a_message_arriving_after_the_last_screen_is_gone_is_ignored() -> 
     app.redraw_if_changed()
     app.tick_clocks()
     app.refresh_metrics()
+
+
+async def test_help_gives_a_stale_clusters_whole_reason_at_80_columns() -> None:
+    from console.model import ConnectionState
+    from console.screens.help import HelpScreen
+
+    reason = (
+        "Connection refused: the API server at https://10.0.0.1:6443 did not answer; "
+        "retrying with backoff, the data shown is the last that was read."
+    )
+    app, clock = frozen_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.store.rollouts, "the list")
+        app.store.apply(ConnectionState(False, reason, since=clock.now() - 18, cluster="ctx1"))
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert help_screen.stale == (f"ctx1: stale for 18s: {reason}",)
+        from textual.widgets import Static
+
+        shown = " ".join(str(help_screen.query_one(Static).render()).split())
+        assert " ".join(reason.split()) in shown
