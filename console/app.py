@@ -11,15 +11,17 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual import work
-from textual.app import App, ScreenStackError
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from console.audit import screenshot_dir
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.messages import ActionFinished, MetricsFetched, StreamReceived
@@ -249,6 +251,28 @@ class RolloutConsoleApp(App[int]):
                 self.notify(f"{action.label} cancelled.", timeout=3)
 
         self.push_screen(ConfirmScreen(ref, action, rollout), confirmed)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":
+                continue  # Textual's lists its own 24 themes; ours are in RolloutCommands
+            if command.title == "Screenshot":
+                yield SystemCommand(
+                    "Screenshot",
+                    "Save an SVG of the screen in the console's state directory",
+                    lambda: self.set_timer(0.1, self.save_screen),
+                )
+                continue
+            yield command
+
+    def save_screen(self) -> Path:
+        """Save an SVG of the screen where it can always be written (Textual's default,
+        ~/Downloads, does not exist on a server) and say where."""
+        directory = screenshot_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = Path(self.save_screenshot(path=str(directory)))
+        self.notify(f"Saved screenshot to {path}", title="Screenshot", markup=False)
+        return path
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

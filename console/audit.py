@@ -27,6 +27,13 @@ def audit_path() -> Path:
     return Path(user_state_dir(APP_NAME)) / "audit.jsonl"
 
 
+def screenshot_dir() -> Path:
+    """Where the palette's Screenshot saves: beside the audit log."""
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir(APP_NAME)) / "screenshots"
+
+
 def local_user() -> str:
     try:
         return getpass.getuser()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from console.demo_app import frozen_demo_app
 from console.model import Action, ActionUnavailable, Phase
 from console.screens.confirm import ConfirmScreen
@@ -198,3 +202,32 @@ async def test_help_gives_a_stale_clusters_whole_reason_at_80_columns() -> None:
 
         shown = " ".join(str(help_screen.query_one(Static).render()).split())
         assert " ".join(reason.split()) in shown
+
+
+async def test_palette_offers_only_our_themes_and_a_screenshot_that_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.commands import RolloutCommands
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.store.rollouts, "the list")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Theme" not in titles and "Screenshot" in titles
+        themes = [
+            name
+            for name, _, _ in RolloutCommands(app.screen)._commands()
+            if name.startswith("Theme")
+        ]
+        assert themes == [
+            "Theme: rollout-dark",
+            "Theme: rollout-light",
+            "Theme: rollout-high-contrast",
+        ]
+        path = app.save_screen()
+        assert path.parent == tmp_path / "rollout-console" / "screenshots"
+        assert path.read_text().lstrip().startswith("<svg")
+        await until(
+            pilot, lambda: any("Saved screenshot" in n for n in notifications(app)), "toast"
+        )
