@@ -8,7 +8,26 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.model import Action, Rollout, RolloutRef
+from console.model import Action, ProviderKind, Rollout, RolloutRef
+
+
+def consequence_of(action: Action, rollout: Rollout | None) -> str:
+    """What the action really does, in the provider's own terms."""
+    provider = rollout.provider if rollout is not None else None
+    if action is Action.ROLLBACK:
+        if provider is ProviderKind.ARGO:
+            return (
+                "Argo aborts: all traffic goes back to stable now; the canary's ReplicaSet "
+                "is scaled down after abortScaleDownDelaySeconds (30 s by default)."
+            )
+        if provider in (ProviderKind.ISTIO, ProviderKind.GATEWAY):
+            return "The canary's weight goes to 0; its Deployment keeps running."
+        return "All traffic goes back to stable; the canary keeps running."
+    if action is Action.PROMOTE_FULL:
+        return "The canary gets 100% now, skipping remaining steps, pauses and analysis."
+    if action is Action.UNDO:
+        return "Starts a rollout back to the previous revision."
+    return ""
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -32,16 +51,14 @@ class ConfirmScreen(ModalScreen[bool]):
         detail = ""
         if self.rollout is not None:
             r = self.rollout
-            canary = r.canary.display if r.canary else "-"
-            detail = (
-                f"now: {r.status_text}, step {r.step_label}, canary {canary} "
-                f"at {r.actual_weight}% (set {r.set_weight}%)"
-            )
-        consequence = {
-            Action.ROLLBACK: "All traffic goes back to stable; the canary keeps running.",
-            Action.PROMOTE_FULL: "The canary gets 100% now, skipping remaining steps and pauses.",
-            Action.UNDO: "Starts a rollout back to the previous revision.",
-        }.get(self.action_to_confirm, "")
+            if r.canary is None:
+                where = f"stable {r.stable.display} takes all traffic"
+            else:
+                where = f"canary {r.canary.display} at {r.actual_weight}%"
+                if r.set_weight != r.actual_weight:
+                    where += f" (set {r.set_weight}%)"
+            detail = f"now: {r.status_text}, step {r.step_label}, {where}"
+        consequence = consequence_of(self.action_to_confirm, self.rollout)
         with Vertical():
             # Names and versions come from the cluster: literal text, not markup.
             yield Static(

@@ -231,3 +231,28 @@ async def test_palette_offers_only_our_themes_and_a_screenshot_that_saves(
         await until(
             pilot, lambda: any("Saved screenshot" in n for n in notifications(app)), "toast"
         )
+
+
+async def test_undo_confirm_of_a_promoted_rollout_reads_right() -> None:
+    """No "canary - at 100% (set 100%)": a finished rollout's stable takes all traffic."""
+    from textual.widgets import Static
+
+    app, _ = frozen_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "bert-ranker")
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "stable v3.4.1 takes all traffic" in text
+        assert "canary -" not in text and "set 100%" not in text
+        await pilot.press("n")
+
+
+def test_rollback_confirm_says_what_argo_does() -> None:
+    from console.model import ProviderKind, Role, Rollout, RolloutRef, VersionInfo
+    from console.screens.confirm import consequence_of
+
+    argo = Rollout(
+        RolloutRef("c", "ns", "r"), ProviderKind.ARGO, Phase.PROGRESSING, VersionInfo(Role.STABLE)
+    )
+    assert "abortScaleDownDelaySeconds (30 s by default)" in consequence_of(Action.ROLLBACK, argo)
