@@ -27,6 +27,25 @@ THEME_NAMES = ("rollout-dark", "rollout-light", "rollout-high-contrast")
 MAX_SPEED = 1000.0
 
 
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """kubectl's durations: 10s, 1m, 500ms, 1h; a bare number is seconds."""
+    number, unit = text, "s"
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)], suffix
+            break
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10s or 1m") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive duration such as 10s")
+    return value
+
+
 def theme_name(text: str) -> str:
     name = text if text.startswith("rollout-") else f"rollout-{text}"
     if name not in THEME_NAMES:
@@ -65,6 +84,13 @@ def _add_cluster_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="C",
         help="kubeconfig context; repeat to show several clusters at once",
+    )
+    g.add_argument(
+        "--request-timeout",
+        type=duration,
+        default=None,
+        metavar="T",
+        help="give up on a request the API server does not answer in T, e.g. 5s, 1m (default 10s)",
     )
     ns = g.add_mutually_exclusive_group()
     ns.add_argument("-n", "--namespace", metavar="NS", help="only this namespace")

@@ -184,6 +184,7 @@ def _backend(args: argparse.Namespace) -> RolloutsBackend:
         namespace=args.namespace,
         all_namespaces=bool(args.all_namespaces),
         read_only=read_only,
+        request_timeout=getattr(args, "request_timeout", None),
     )
 
 

@@ -22,6 +22,7 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
         namespace=args.namespace,
         all_namespaces=args.all_namespaces,
         read_only=args.read_only,
+        request_timeout=getattr(args, "request_timeout", None),
     )
     from console.metrics import make_prometheus_source, prometheus_configured
 

@@ -83,7 +83,9 @@ class RolloutStore:
                 changed = True
             # Keep the first "since" of an outage: the age is what matters.
             if not event.connected and previous is not None and not previous.connected:
-                event = ConnectionState(False, event.message, previous.since, event.cluster)
+                since = min(previous.since, event.since)
+                event = ConnectionState(False, event.message, since, event.cluster)
+                changed |= previous.message != event.message
             self.connection[event.cluster] = event
         elif isinstance(event, Notices):
             event = replace(event, messages=tuple(clean_line(m) for m in event.messages))

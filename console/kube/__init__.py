@@ -20,6 +20,7 @@ def make_kube_backend(
     read_only: bool,
     *,
     check_access: bool = True,
+    request_timeout: float | None = None,
 ) -> KubeBackend:
     """A backend over every `--context` (none = the current one). Raises ConsoleError."""
     from console.kube.backend import KubeBackend
@@ -31,4 +32,5 @@ def make_kube_backend(
         all_namespaces=all_namespaces,
         read_only=read_only,
         check_access=check_access,
+        request_timeout=request_timeout,
     )

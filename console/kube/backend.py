@@ -32,7 +32,7 @@ from typing import Any
 from console import audit
 from console.backend import check_available, refuse_if_read_only
 from console.kube.access import AccessChecker
-from console.kube.client import KubeClient
+from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error
 from console.kube.events import EventCreator
@@ -61,6 +61,13 @@ BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 OPTIONAL_RETRY_S = 60.0  # a missing CRD is looked for again this often
 FIRST_SNAPSHOT_WAIT_S = 15.0
+#: Liveness: a watch on a hung server (SIGSTOP, a dead node behind a live load
+#: balancer) reads nothing and errs nothing until its long read timeout. A ping
+#: this often, with this timeout, marks the data stale within about 10 s.
+HEARTBEAT_S = 5.0
+HEARTBEAT_TIMEOUT_S = 5.0
+#: The liveness probe's entry in `_Cluster.down`, beside the watched kinds.
+LIVENESS = ResourceType("", "v1", "version", "Version")
 
 
 @dataclass
@@ -81,6 +88,8 @@ class _Cluster:
     forbidden: dict[ResourceType, str] = field(default_factory=dict)
     # The notices last yielded, so a change is yielded once.
     notices: tuple[str, ...] = ()
+    # The newest sentence about the outage in `down` (the banner shows the current one).
+    down_message: str = ""
 
     @property
     def name(self) -> str:
@@ -97,6 +106,7 @@ class KubeBackend:
         read_only: bool = False,
         providers: Sequence[Provider] | None = None,
         check_access: bool = True,
+        request_timeout: float | None = None,
     ) -> None:
         if not clusters:
             raise ConsoleError("No cluster to connect to.")
@@ -106,7 +116,9 @@ class KubeBackend:
         self.clusters: dict[str, _Cluster] = {}
         for cfg in clusters:
             scope = None if all_namespaces else (namespace or cfg.namespace)
-            client = KubeClient(cfg.name, cfg.transport, cfg.user)
+            client = KubeClient(
+                cfg.name, cfg.transport, cfg.user, request_timeout or DEFAULT_TIMEOUT
+            )
             self.clusters[cfg.name] = _Cluster(
                 cfg, client, scope, AccessChecker(client, cfg.name, cfg.user)
             )
@@ -257,7 +269,10 @@ class KubeBackend:
         self.notes = []
         out: list[Rollout] = []
         errors: list[str] = []
-        with ThreadPoolExecutor(max_workers=max(4, len(self._types) * len(self.clusters))) as pool:
+        # A worker per cluster (it waits on its kinds) plus one per kind: on a hung
+        # server every request times out at once instead of in rounds.
+        workers = len(self.clusters) * (len(self._types) + 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             cluster_futs = {
                 name: pool.submit(self._list_cluster, c, pool) for name, c in self.clusters.items()
             }
@@ -290,6 +305,15 @@ class KubeBackend:
             )
             for c in self.clusters.values()
             for rt in self._types
+        ]
+        threads += [
+            threading.Thread(
+                target=self._heartbeat_loop,
+                args=(c, q, stop),
+                name=f"heartbeat-{c.name}",
+                daemon=True,
+            )
+            for c in self.clusters.values()
         ]
         for t in threads:
             t.start()
@@ -419,11 +443,17 @@ class KubeBackend:
                 self._follow_up(c, rt, obj)
             dirty[name].add(key[0])
         elif kind == "down":
-            c.down.setdefault(rt, (time.time(), item[3]))
+            # The age counts from the last good data when the sender knows it, and
+            # from the start of the outage; the sentence is the newest one.
+            since = item[4] if len(item) > 4 else time.time()
+            first = c.down.get(rt)
+            c.down[rt] = (min(since, first[0]) if first else since, item[3])
+            c.down_message = item[3]
         elif kind == "up":
             c.down.pop(rt, None)
-        if c.down and not was_down:
-            since, message = min(c.down.values())
+        if c.down and (not was_down or kind == "down"):
+            since = min(s for s, _ in c.down.values())
+            message = c.down_message or min(c.down.values())[1]
             states.append(ConnectionState(False, message, since, cluster=name))
         elif was_down and not c.down:
             states.append(ConnectionState(True, "reconnected", time.time(), cluster=name))
@@ -487,6 +517,28 @@ class KubeBackend:
                 rv = ""
                 stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _heartbeat_loop(
+        self, c: _Cluster, q: queue.Queue[tuple[Any, ...]], stop: threading.Event
+    ) -> None:
+        last_ok = time.time()
+        failing = False
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                c.client.ping(HEARTBEAT_TIMEOUT_S)
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                message = describe_error(
+                    exc, what="reach the API server", cluster=c.name, user=c.config.user
+                )
+                q.put(("down", c.name, LIVENESS, message, last_ok))
+                failing = True
+                continue
+            last_ok = time.time()
+            if failing:
+                failing = False
+                q.put(("up", c.name, LIVENESS))
 
     def _follow_up(self, c: _Cluster, rt: ResourceType, obj: Obj) -> None:
         """Let a provider finish an action it started (Flagger: reset skipAnalysis).

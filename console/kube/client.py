@@ -17,8 +17,9 @@ from console.kube.transport import ApiError, Transport, WatchHandle
 
 __all__ = ["ApiError", "KubeClient"]
 
-#: Seconds for ordinary requests: an action never hangs the UI for long.
-DEFAULT_TIMEOUT = 30.0
+#: Seconds for ordinary requests (kubectl's --request-timeout): a hung server fails a
+#: headless command, or an action in the UI, within this long.
+DEFAULT_TIMEOUT = 10.0
 
 
 class KubeClient:
@@ -41,6 +42,14 @@ class KubeClient:
         return self.transport.request(
             method, path, query, body, content_type=content_type, timeout=self.timeout
         )
+
+    def ping(self, timeout: float) -> None:
+        """One cheap request (GET /version, public to every identity): raises when the
+        API server does not answer within `timeout`; any HTTP answer counts as alive."""
+        try:
+            self.transport.request("GET", "/version", (), None, timeout=timeout)
+        except ApiError:
+            return
 
     # --- KubeApi --------------------------------------------------------------------
 

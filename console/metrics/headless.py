@@ -101,6 +101,7 @@ def rollout_from_cluster(args: argparse.Namespace, ns: str, name: str) -> Rollou
         namespace=ns,
         all_namespaces=False,
         read_only=True,
+        request_timeout=getattr(args, "request_timeout", None),
     )
     found = [r for r in backend.list() if r.ref.namespace == ns and r.ref.name == name]
     if not found:

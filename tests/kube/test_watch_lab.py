@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import socket
 import threading
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ import yaml
 from console.kube import backend as kube_backend
 from console.model import ConnectionState, Notices, Removed, Snapshot, StreamEvent, Upserted
 from tests.kube.helpers import ARGO_READER, backend, deploy_canary, unique_ns
+from tests.kube.tcp_proxy import TcpProxy
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -88,58 +87,6 @@ def test_watch_snapshot_update_delete(kube_lab: KubeLab) -> None:
     finally:
         s.close()
     assert not s.thread.is_alive(), "watch did not stop"
-
-
-class TcpProxy:
-    """Loopback TCP forwarder to the API server that can cut every connection."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.conns: list[socket.socket] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.up = False
-        for s in self.conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        self.conns.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
 
 
 def test_disconnect_marks_stale_then_recovers(kube_lab: KubeLab, tmp_path: Path) -> None:

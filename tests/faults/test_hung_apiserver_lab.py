@@ -1,0 +1,94 @@
+"""A hung API server (SIGSTOP, a dead node behind a live load balancer) is noticed fast.
+
+The path to the lab's API server goes through a proxy that freezes: connections
+stay open and nothing arrives, exactly what a watch sees of a stopped server.
+Before the liveness probe the TUI showed no stale mark for minutes, and the
+headless `get` took 60 s to fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from console.model import ConnectionState, Snapshot
+from tests.kube.helpers import backend, deploy_canary, unique_ns
+from tests.kube.tcp_proxy import TcpProxy
+from tests.kube.test_watch_lab import Stream
+from tests.lab.kube import KubeLab
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def frozen_path(kube_lab: KubeLab, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
+    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxied.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        yield proxy, path
+    finally:
+        proxy.thaw()
+        proxy.close()
+
+
+def test_a_hung_server_is_stale_within_15s_and_recovers(
+    kube_lab: KubeLab, frozen_path: tuple[TcpProxy, Path]
+) -> None:
+    proxy, path = frozen_path
+    ns = unique_ns("ko-hung")
+    deploy_canary(kube_lab, ns, start=False)
+    s = Stream(backend(kube_lab, ns, kubeconfig=str(path)))
+    try:
+        s.wait(lambda e: isinstance(e, Snapshot), 20, "snapshot")
+        proxy.freeze()
+        frozen_at = time.time()
+        down = s.wait(
+            lambda e: isinstance(e, ConnectionState) and not e.connected, 20, "a stale mark"
+        )
+        noticed_after = time.time() - frozen_at
+        assert isinstance(down, ConnectionState)
+        assert noticed_after <= 15, f"stale only after {noticed_after:.1f}s"
+        # The age counts from the last good answer, not from when it was noticed.
+        assert down.since <= frozen_at + 1
+        assert "did not answer" in down.message or "timed out" in down.message.lower()
+        proxy.thaw()
+        s.wait(lambda e: isinstance(e, ConnectionState) and e.connected, 30, "reconnected")
+    finally:
+        proxy.thaw()
+        s.close()
+
+
+@pytest.mark.parametrize(
+    ("timeout_args", "bound"), [([], 15.0), (["--request-timeout", "2s"], 6.0)]
+)
+def test_headless_get_fails_fast_on_a_hung_server(
+    frozen_path: tuple[TcpProxy, Path], timeout_args: list[str], bound: float
+) -> None:
+    proxy, path = frozen_path
+    proxy.freeze()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "get", "-A", "--kubeconfig", str(path), *timeout_args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    took = time.monotonic() - started
+    assert done.returncode != 0
+    assert took <= bound, f"get took {took:.1f}s on a hung server"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("rollout-console: ") for line in lines), done.stderr
+    assert "Traceback" not in done.stderr
