@@ -25,7 +25,15 @@ from console.audit import screenshot_dir
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.messages import ActionFinished, MetricsFetched, StreamReceived
-from console.model import Action, ConsoleError, Notices, Rollout, RolloutRef, format_duration
+from console.model import (
+    Action,
+    ConsoleError,
+    Notices,
+    Rollout,
+    RolloutRef,
+    Seen,
+    format_duration,
+)
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.rollout_list import RolloutListScreen
@@ -141,9 +149,9 @@ class RolloutConsoleApp(App[int]):
         self.post_message(MetricsFetched(fetched))
 
     @work(thread=True, group="actions")
-    def perform_action(self, ref: RolloutRef, action: Action) -> None:
+    def perform_action(self, ref: RolloutRef, action: Action, seen: Seen | None = None) -> None:
         try:
-            result = self.backend.act(ref, action)
+            result = self.backend.act(ref, action, seen=seen)
         except ConsoleError as exc:
             self.post_message(ActionFinished(ref, action, None, str(exc)))
         except Exception as exc:  # a backend bug must not kill the app
@@ -240,13 +248,15 @@ class RolloutConsoleApp(App[int]):
         if reason:
             self.say(f"{action.label} is unavailable: {reason}", severity="warning")
             return
+        # What the operator sees now: the backend refuses an advance from anywhere else.
+        seen = Seen.of(rollout) if rollout is not None else None
         if not action.dangerous:
-            self.perform_action(ref, action)
+            self.perform_action(ref, action, seen)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.perform_action(ref, action)
+                self.perform_action(ref, action, seen)
             else:
                 self.notify(f"{action.label} cancelled.", timeout=3)
 

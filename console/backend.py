@@ -15,11 +15,13 @@ from typing import Protocol, runtime_checkable
 
 from console.model import (
     Action,
+    ActionError,
     ActionResult,
     ActionUnavailable,
     Rollout,
     RolloutMetrics,
     RolloutRef,
+    Seen,
     StreamEvent,
 )
 
@@ -44,10 +46,14 @@ class RolloutsBackend(Protocol):
         """
         ...
 
-    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
+    def act(
+        self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
+    ) -> ActionResult:
         """Carry out one action. Raises ActionError (one sentence) on failure.
 
         `note` says why (the guard's evidence); it goes into the Event and the audit line.
+        `seen` is what the operator saw: an advance from a step the rollout has left is
+        refused (see check_seen).
         """
         ...
 
@@ -81,6 +87,27 @@ def refuse_if_read_only(backend: RolloutsBackend, ref: RolloutRef, action: Actio
     """Backends call this first: read-only is enforced below the UI too."""
     if backend.read_only:
         raise ActionUnavailable(ref, action, f"{action.value} refused: the console is read-only.")
+
+
+def check_seen(rollout: Rollout, action: Action, seen: Seen | None) -> None:
+    """Refuse an advance when the rollout is no longer where the operator saw it."""
+    if seen is None or action is not Action.ADVANCE:
+        return
+    where = f"step {rollout.step_label}" if rollout.steps else f"{rollout.set_weight}%"
+    if seen.step is not None and rollout.current_step != seen.step:
+        raise ActionError(
+            rollout.ref,
+            action,
+            f"advance refused: {rollout.ref.short} is already at {where}, not step "
+            f"{seen.step}/{len(rollout.steps)} as shown; press again to advance from there.",
+        )
+    if seen.weight is not None and rollout.set_weight != seen.weight:
+        raise ActionError(
+            rollout.ref,
+            action,
+            f"advance refused: {rollout.ref.short} already sends {rollout.set_weight}% to the "
+            f"canary, not {seen.weight}% as shown; press again to advance from there.",
+        )
 
 
 def check_available(rollout: Rollout, action: Action) -> None:

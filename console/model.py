@@ -290,6 +290,20 @@ class ActionResult:
     after: str = ""
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the operator saw when the key was pressed. An advance is "from step i to
+    i+1": if the object has moved on since, it is refused rather than taking one more
+    step (ten people who all saw 10 % must not promote it fully)."""
+
+    step: int | None = None
+    weight: int | None = None
+
+    @classmethod
+    def of(cls, rollout: Rollout) -> Seen:
+        return cls(step=rollout.current_step, weight=rollout.set_weight)
+
+
 class ConsoleError(Exception):
     """An error whose text is one clear sentence fit for an operator.
 

@@ -13,6 +13,7 @@ from console.model import (
     ActionResult,
     Rollout,
     RolloutRef,
+    Seen,
     Snapshot,
     StreamEvent,
     Upserted,
@@ -39,10 +40,12 @@ class DemoBackend:
     def events(self, ref: RolloutRef) -> tuple[tuple[float, str], ...]:
         return self.cluster.events(ref)
 
-    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
+    def act(
+        self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
+    ) -> ActionResult:
         refuse_if_read_only(self, ref, action)
         try:
-            return self.cluster.act(ref, action, note=note)
+            return self.cluster.act(ref, action, note=note, seen=seen)
         finally:
             self._actions += 1
 

@@ -445,7 +445,7 @@ class SimRollout:
             raise self._refuse(action, f"is aborted: retry it before {_GERUNDS[action]}.")
         if action is Action.PAUSE:
             if self.operator_paused:
-                raise self._refuse(action, "is already paused.")
+                return f"{name} is already paused."  # repeated pauses are harmless
             self.operator_paused = True
             return f"Paused {name} at weight {self.actual_weight}%."
         if action is Action.RESUME:
@@ -453,10 +453,11 @@ class SimRollout:
                 self.operator_paused = False
                 return f"Resumed {name} from weight {self.actual_weight}%."
             if self.waiting_for_advance():
-                raise self._refuse(
-                    action, "is waiting at a pause step with no duration: advance it to continue."
+                return (
+                    f"{name} is not paused by an operator; it waits at a pause step with "
+                    "no duration: advance it to continue."
                 )
-            raise self._refuse(action, "is not paused.")
+            return f"{name} is not paused."
         if action is Action.ADVANCE:
             if self.step_index >= n:
                 raise self._refuse(action, "has done all its steps and is being promoted.")

@@ -12,6 +12,7 @@ import threading
 from array import array
 from collections.abc import Mapping
 
+from console.backend import check_seen
 from console.demo.canary import HISTORY_S, SAMPLE_EVERY, TICK_S, SimRollout
 from console.demo.clock import Clock, ScaledClock
 from console.demo.scenarios import generated, named
@@ -25,6 +26,7 @@ from console.model import (
     Role,
     Rollout,
     RolloutRef,
+    Seen,
 )
 
 __all__ = ["HISTORY_S", "SAMPLE_EVERY", "TICK_S", "DemoCluster", "History"]
@@ -99,12 +101,15 @@ class DemoCluster:
             sim = self._rollouts.get(ref.key)
             return sim.model(self.now) if sim is not None else None
 
-    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
+    def act(
+        self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
+    ) -> ActionResult:
         with self.lock:
             self.sync()
             sim = self._rollouts.get(ref.key)
             if sim is None:
                 raise ActionError(ref, action, f"{ref.short} is not a rollout of the demo cluster.")
+            check_seen(sim.model(self.now), action, seen)
             return sim.act(action, self.now, who="guard" if note else "operator")
 
     def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:

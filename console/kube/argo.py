@@ -33,6 +33,7 @@ from console.kube.provider import (
 )
 from console.model import (
     Action,
+    ActionError,
     ActionResult,
     ActionUnavailable,
     Image,
@@ -565,6 +566,46 @@ def broken_rollout(ro: Obj, cluster: str, error: Exception) -> Rollout:
 # --- patches, exactly as the plugin builds them --------------------------------------
 
 
+#: A step write that conflicts only with the controller's own status updates is
+#: tried again from a fresh read this many times in all.
+STEP_WRITE_ATTEMPTS = 3
+
+
+def refuse_unreconciled(rollout: Rollout, ro: Obj, action: Action) -> None:
+    """Refuse to move a Rollout the controller has not caught up with.
+
+    Argo computes steps from its own status; a step index written into a status
+    the controller never filled (or for a spec it has not seen yet) is a guess.
+    """
+    generation = dig(ro, "metadata", "generation")
+    observed = dig(ro, "status", "observedGeneration")
+    steps = canary_steps(ro)
+    index = dig(ro, "status", "currentStepIndex")
+    ref = rollout.ref.short
+    if observed is None or (is_canary(ro) and steps and index is None):
+        raise ActionUnavailable(
+            rollout.ref,
+            action,
+            f"{action.value} refused: the Argo controller has never reconciled {ref} "
+            "(status.observedGeneration is unset); is the controller running?",
+        )
+    if action is Action.ADVANCE and generation is not None and str(observed) != str(generation):
+        raise ActionUnavailable(
+            rollout.ref,
+            action,
+            f"advance refused: the Argo controller has not caught up with {ref} yet "
+            f"(status.observedGeneration {observed}, metadata.generation {generation}); "
+            "try again in a moment.",
+        )
+    if isinstance(index, int) and not 0 <= index <= len(steps):
+        raise ActionUnavailable(
+            rollout.ref,
+            action,
+            f"{action.value} refused: {ref} has status.currentStepIndex {index}, outside its "
+            f"{len(steps)} steps.",
+        )
+
+
 def promote_patches(
     ro: Obj, full: bool
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
@@ -769,9 +810,14 @@ class ArgoProvider:
                     before,
                     before,
                 )
-            after_obj = self._promote(api, obj, full)
+            refuse_unreconciled(rollout, obj, action)
+            after_obj = self._promote(api, obj, full, rollout)
             message = f"rollout '{name}' {'fully promoted' if full else 'promoted'}"
         elif action is Action.PAUSE:
+            if dig(obj, "spec", "paused") is True:
+                return ActionResult(
+                    rollout.ref, action, f"{rollout.ref.short} is already paused.", before, before
+                )
             after_obj = api.merge_patch(ROLLOUTS, ns, name, {"spec": {"paused": True}})
             message = f"rollout '{name}' paused"
         elif action is Action.RESUME:
@@ -806,17 +852,42 @@ class ArgoProvider:
                 raise
             return api.merge_patch(ROLLOUTS, ns, name, body)
 
-    def _promote(self, api: KubeApi, obj: Obj, full: bool) -> Obj:
+    def _promote(self, api: KubeApi, obj: Obj, full: bool, rollout: Rollout) -> Obj:
         ns, name = meta(obj)
         spec_patch, status_patch, unified = promote_patches(obj, full)
         result: Obj = obj
-        if status_patch is not None:
+        for attempt in range(STEP_WRITE_ATTEMPTS):
+            if status_patch is None:
+                break
+            index = dig(status_patch, "status", "currentStepIndex")
+            if index is not None:
+                # The step write is "from the index read": a concurrent advance (or the
+                # controller) that moved it makes this one conflict instead of
+                # stacking a second step on top (or writing an older index back).
+                status_patch = {
+                    **status_patch,
+                    "metadata": {"resourceVersion": dig(obj, "metadata", "resourceVersion")},
+                }
             try:
                 result = api.merge_patch(ROLLOUTS, ns, name, status_patch, subresource="status")
+                break
             except Exception as exc:
-                if getattr(exc, "status", None) != 404:
+                status = getattr(exc, "status", None)
+                if status == 404:
+                    spec_patch = unified
+                    break
+                if status != 409 or index is None or attempt == STEP_WRITE_ATTEMPTS - 1:
                     raise
-                spec_patch = unified
+            obj = api.get(ROLLOUTS, ns, name)
+            _, now = current_canary_step(obj)
+            if now != rollout.current_step:
+                raise ActionError(
+                    rollout.ref,
+                    Action.PROMOTE_FULL if full else Action.ADVANCE,
+                    f"advance refused: {rollout.ref.short} moved to step {now} while this "
+                    "advance was being written; press again to advance from there.",
+                )
+            spec_patch, status_patch, unified = promote_patches(obj, full)
         if spec_patch is not None:
             result = api.merge_patch(ROLLOUTS, ns, name, spec_patch)
         return result

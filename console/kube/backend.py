@@ -48,6 +48,7 @@ from console.model import (
     Removed,
     Rollout,
     RolloutRef,
+    Seen,
     Snapshot,
     StreamEvent,
     Upserted,
@@ -614,7 +615,9 @@ class KubeBackend:
                 return self._with_access(c, provider, r)
         return None
 
-    def act(self, ref: RolloutRef, action: Action, *, note: str = "") -> ActionResult:
+    def act(
+        self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
+    ) -> ActionResult:
         refuse_if_read_only(self, ref, action)
         c = self.clusters.get(ref.cluster)
         if c is None:

@@ -1069,7 +1069,12 @@ class _MeshProvider:
         ns, name = meta(obj)
         known_stable = dict(rollout.extra).get(_EXTRA_STABLE, "")
         if action is Action.PAUSE:
-            before = "running" if not pause_state(obj).paused else pause_state(obj).text
+            if pause_state(obj).paused:
+                text = pause_state(obj).text
+                return ActionResult(
+                    rollout.ref, action, f"{rollout.ref.short} is already {text}.", text, text
+                )
+            before = "running"
             at = now_rfc3339()
             api.merge_patch(self.resource, ns, name, pause_patch(api.user, at))
             return ActionResult(
@@ -1131,6 +1136,25 @@ class _MeshProvider:
                 else None
             ).plan
             before = _describe(split)
+            if split.share is None and action is Action.ADVANCE:
+                # 0/0 sends nothing anywhere; "advancing" it would start real traffic.
+                raise ActionUnavailable(
+                    rollout.ref,
+                    action,
+                    f"advance refused: every weight of {_kind_word(self.kind)} "
+                    f"{rollout.ref.short} is 0, so it sends no traffic; set the weights first.",
+                )
+            if attempt and action is Action.ADVANCE:
+                # Someone wrote in between. An advance is from the step the operator
+                # saw: re-basing on their result would take one more step per click.
+                moved = W.steps_done(plan, split.share or Fraction(0))
+                if moved != rollout.current_step:
+                    raise ActionError(
+                        rollout.ref,
+                        action,
+                        f"advance refused: {rollout.ref.short} moved to {before} while this "
+                        "advance was being written; press again to advance from there.",
+                    )
             share = split.share or Fraction(0)
             if action in (Action.ADVANCE, Action.PROMOTE_FULL) and share >= 100:
                 return ActionResult(

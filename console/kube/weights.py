@@ -57,6 +57,9 @@ def parse_plan(text: str | None) -> PlanResult:
     for part in raw.split(","):
         item = part.strip().removesuffix("%").strip()
         try:
+            # int() takes any Unicode digit (full-width ones too); a plan is ASCII only.
+            if not (item.isascii() and item.isdigit()):
+                raise ValueError(item)
             value = int(item)
         except ValueError:
             return PlanResult(

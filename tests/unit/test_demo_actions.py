@@ -159,8 +159,6 @@ def test_undo_mid_canary_goes_straight_back(demo: tuple[DemoCluster, ManualClock
         ("bert-ranker", Action.ADVANCE, "fully promoted"),
         ("bert-ranker", Action.PAUSE, "fully promoted"),
         ("bert-ranker", Action.RETRY, "not aborted"),
-        ("yolo-detector", Action.RESUME, "not paused"),
-        ("facefusion", Action.RESUME, "advance it to continue"),
         ("whisper-asr", Action.PAUSE, "aborted"),
     ],
 )
@@ -178,14 +176,34 @@ def test_inapplicable_actions_say_why_in_one_sentence(
     assert get(cluster, name) == before, "a refused action changes nothing"
 
 
-def test_pause_twice_and_undo_without_history_are_refused(
+@pytest.mark.parametrize(
+    ("name", "action", "words"),
+    [
+        ("yolo-detector", Action.RESUME, "is not paused."),
+        ("facefusion", Action.RESUME, "advance it to continue."),
+    ],
+)
+def test_resuming_what_runs_is_harmless_and_says_so(
+    demo: tuple[DemoCluster, ManualClock], name: str, action: Action, words: str
+) -> None:
+    """Repeated pause or resume is idempotent (runbooks retry): no error, no change."""
+    cluster, _ = demo
+    before = get(cluster, name)
+    result = cluster.act(before.ref, action)
+    assert words in result.message and result.message.startswith(name)
+    assert result.before == result.after
+    assert get(cluster, name) == before
+
+
+def test_pause_twice_is_harmless_and_undo_without_history_is_refused(
     demo: tuple[DemoCluster, ManualClock],
 ) -> None:
     cluster, _ = demo
     yolo = ref(cluster, "yolo-detector")
     cluster.act(yolo, Action.PAUSE)
-    with pytest.raises(ActionError, match="already paused"):
-        cluster.act(yolo, Action.PAUSE)
+    paused = get(cluster, "yolo-detector")
+    assert "already paused" in cluster.act(yolo, Action.PAUSE).message
+    assert get(cluster, "yolo-detector") == paused
     cluster.act(yolo, Action.UNDO)  # back to v8.2.0, nothing before it is known
     with pytest.raises(ActionUnavailable, match="no previous revision"):
         cluster.act(yolo, Action.UNDO)
@@ -205,3 +223,21 @@ def test_actions_are_in_the_event_log(demo: tuple[DemoCluster, ManualClock]) -> 
     when, text = cluster.events(yolo)[-1]
     assert when == T0 + 5
     assert text.startswith("operator: pause") and "weight 20%" in text
+
+
+def test_an_advance_from_a_step_the_rollout_has_left_is_refused(
+    demo: tuple[DemoCluster, ManualClock],
+) -> None:
+    from console.model import Seen
+
+    cluster, _ = demo
+    shown = get(cluster, "yolo-detector")
+    seen = Seen.of(shown)
+    cluster.act(shown.ref, Action.ADVANCE, seen=seen)  # the first click
+    moved = get(cluster, "yolo-detector")
+    assert moved.current_step == (shown.current_step or 0) + 1
+    with pytest.raises(ActionError, match=r"already at step .* press again"):
+        cluster.act(shown.ref, Action.ADVANCE, seen=seen)  # a second click, same view
+    assert get(cluster, "yolo-detector") == moved
+    cluster.act(shown.ref, Action.ADVANCE, seen=Seen.of(moved))  # pressed again: goes on
+    assert get(cluster, "yolo-detector").current_step == (moved.current_step or 0) + 1

@@ -587,3 +587,59 @@ def test_required_verbs() -> None:
         "patch",
     )
     assert ISTIO.required_verbs(Action.UNDO) == []
+
+
+class AdvancedMeanwhile(FakeApi):
+    """Another console's advance lands between our read and our write."""
+
+    def merge_patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Mapping[str, Any],
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        if self.conflicts:
+            self.conflicts -= 1
+            for d, w in zip(self.obj["spec"]["http"][-1]["route"], (80, 20), strict=True):
+                d["weight"] = w
+            self.obj["metadata"]["resourceVersion"] = str(
+                int(self.obj["metadata"]["resourceVersion"]) + 1
+            )
+            raise Conflict("conflict")
+        return super().merge_patch(rt, namespace, name, body, subresource)
+
+
+def test_retried_clicks_do_not_compound() -> None:
+    """Ten people who all saw 10 % must not promote it: after a conflict with an advance,
+    this advance is refused instead of taking a second step from 20 %."""
+    vs = vs_obj(weights=(90, 10))
+    api = AdvancedMeanwhile(vs, conflicts=1)
+    ISTIO.retry_delay_s = 0.0
+    with pytest.raises(ActionError, match="press again to advance from there"):
+        ISTIO.act(api, one([vs]), vs, Action.ADVANCE)
+    assert weights_of(api.obj) == [80, 20]
+
+
+def test_advance_of_a_route_with_no_traffic_is_refused() -> None:
+    vs = vs_obj(weights=(0, 0))
+    api = FakeApi(vs)
+    with pytest.raises(ActionUnavailable, match=r"every weight of .* is 0"):
+        ISTIO.act(api, one([vs]), vs, Action.ADVANCE)
+    assert api.patches == []
+
+
+def test_pausing_a_paused_route_writes_nothing() -> None:
+    vs = vs_obj(annotations={mesh.PAUSED_ANNOTATION: "true", mesh.PAUSED_BY_ANNOTATION: "bob"})
+    api = FakeApi(vs)
+    result = ISTIO.act(api, one([vs]), vs, Action.PAUSE)
+    assert "already paused" in result.message and api.patches == []
+
+
+@pytest.mark.parametrize("plan", ["\uff15,10,100", "5,1\u0660,100", "5,10,\u00b20"])
+def test_a_plan_of_non_ascii_digits_is_rejected(plan: str) -> None:
+    from console.kube import weights as W
+
+    result = W.parse_plan(plan)
+    assert result.plan == W.DEFAULT_PLAN and "not a list of whole percentages" in result.warning
