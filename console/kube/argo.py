@@ -856,14 +856,14 @@ class ArgoProvider:
         ns, name = meta(obj)
         spec_patch, status_patch, unified = promote_patches(obj, full)
         result: Obj = obj
+        held = bool(dig(obj, "status", "pauseConditions"))
         for attempt in range(STEP_WRITE_ATTEMPTS):
             if status_patch is None:
                 break
-            index = dig(status_patch, "status", "currentStepIndex")
-            if index is not None:
-                # The step write is "from the index read": a concurrent advance (or the
-                # controller) that moved it makes this one conflict instead of
-                # stacking a second step on top (or writing an older index back).
+            if not full:
+                # An advance is "from the status read": a concurrent advance (or the
+                # controller moving on) makes this write conflict instead of clearing
+                # the next pause too, or writing an older step index back.
                 status_patch = {
                     **status_patch,
                     "metadata": {"resourceVersion": dig(obj, "metadata", "resourceVersion")},
@@ -876,11 +876,13 @@ class ArgoProvider:
                 if status == 404:
                     spec_patch = unified
                     break
-                if status != 409 or index is None or attempt == STEP_WRITE_ATTEMPTS - 1:
+                if status != 409 or full or attempt == STEP_WRITE_ATTEMPTS - 1:
                     raise
             obj = api.get(ROLLOUTS, ns, name)
             _, now = current_canary_step(obj)
-            if now != rollout.current_step:
+            # Moved on, or its pause already cleared by someone else's advance (the
+            # controller has yet to take the step): writing again would take another.
+            if now != rollout.current_step or bool(dig(obj, "status", "pauseConditions")) != held:
                 raise ActionError(
                     rollout.ref,
                     Action.PROMOTE_FULL if full else Action.ADVANCE,

@@ -39,6 +39,21 @@ from console.model import ConsoleError
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
+#: 429s answered with a wait before the request fails (client-go retries 10 times;
+#: the console gives up sooner so a headless command still ends within seconds).
+MAX_429_RETRIES = 5
+_RETRY_AFTER_MAX_S = 5.0
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds to wait for a 429's Retry-After (integer seconds), bounded."""
+    try:
+        value = float(header) if header else 1.0
+    except ValueError:
+        value = 1.0
+    return min(max(value, 0.1), _RETRY_AFTER_MAX_S)
+
+
 class ApiError(Exception):
     """A non-2xx answer. `.status`, `.reason`, `.body` as kubernetes' ApiException has them."""
 
@@ -398,7 +413,9 @@ class Transport:
             content_type = "application/json"
         headers = self._headers(content_type)
         url = self.url(path, query)
-        for attempt in (0, 1):
+        throttled = 0
+        retried = False
+        while True:
             conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
             fresh = conn is None
             if conn is None:
@@ -412,11 +429,13 @@ class Transport:
                 resp = conn.getresponse()
                 payload = resp.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # A kept-alive connection the server closed: retry once on a new one.
+                # A kept-alive connection the server closed: a read is sent once more on
+                # a new one; a write is not, since the server may have carried it out.
                 conn.close()
                 self._local.conn = None
-                if fresh or attempt:
+                if fresh or retried or method != "GET":
                     raise
+                retried = True
                 continue
             except BaseException:
                 conn.close()
@@ -425,10 +444,16 @@ class Transport:
             if resp.getheader("Connection", "").lower() == "close":
                 conn.close()
                 self._local.conn = None
+            if resp.status == 429 and throttled < MAX_429_RETRIES:
+                # Too many requests, or storage (re)initializing after a CRD appeared:
+                # the server did nothing, so any verb may be sent again, as client-go
+                # does, after the Retry-After it asks for.
+                throttled += 1
+                time.sleep(_retry_after(resp.getheader("Retry-After")))
+                continue
             if not 200 <= resp.status <= 299:
                 raise ApiError(resp.status, resp.reason, payload.decode("utf-8", "replace"))
             return json.loads(payload) if payload else None
-        raise AssertionError("unreachable")
 
     def stream(
         self,

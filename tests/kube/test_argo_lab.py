@@ -148,10 +148,13 @@ def test_advance_promotes_to_next_step(kube_lab: KubeLab, _audit_in_tmp: Path) -
     b = backend(kube_lab, ns)
     calls = _recording(b)
     result = b.act(_ref(ns), Action.ADVANCE)
-    # cmd/promote at a pause step: one status-subresource merge patch clearing pauseConditions.
-    assert _patches(calls) == [
-        ("status", "application/merge-patch+json", {"status": {"pauseConditions": None}})
-    ]
+    # cmd/promote at a pause step: one status-subresource merge patch clearing
+    # pauseConditions, conditional on the status the console read (issue 9: an advance
+    # must not also clear the next pause if the controller moved on meanwhile).
+    [(subresource, ctype, body)] = _patches(calls)
+    assert (subresource, ctype) == ("status", "application/merge-patch+json")
+    assert body["status"] == {"pauseConditions": None}
+    assert set(body) == {"status", "metadata"} and set(body["metadata"]) == {"resourceVersion"}
     assert result.before.startswith("step 1/6, weight 20%")
     # The controller moves on: setWeight 40 (step 2) then holds at the pause of step 3.
     ro = wait_rollout(
