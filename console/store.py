@@ -6,7 +6,7 @@ it StreamEvents and metrics; screens read from it.
 Every text enters the UI here, whichever backend sent it, so the store keeps
 only clean text (console/untrusted.py): no control sequence or bidi override
 reaches a widget. The Kubernetes backend has cleaned it already (for headless
-output and the audit log); cleaning clean text costs one check per field.
+output and the audit log); cleaning clean text costs one scan.
 """
 
 from __future__ import annotations

@@ -180,7 +180,8 @@ class KubeBackend:
         The one place raw objects become the model: names, messages, images,
         annotations echoed in warnings all come through here, so nothing from
         the cluster reaches the screen, a log, the audit log or headless output
-        with a control sequence, a bidi override or Rich markup that matters.
+        with a control sequence or a bidi override. (Markup is left as typed: the
+        screens show cluster text literally.)
         """
         return [clean_rollout(r) for r in provider.to_rollouts(objects, related, cluster)]
 

@@ -76,6 +76,15 @@ class TmuxSession:
         )
         return out.stdout.strip() == "1"
 
+    def pane_title(self) -> str:
+        """The title the program set with OSC 0/2 (tmux's #{pane_title})."""
+        out = subprocess.run(
+            [*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_title}"],
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip()
+
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 

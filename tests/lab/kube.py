@@ -328,6 +328,20 @@ class KubeLab:
         # client-side apply would store it in.
         self.kubectl("apply", "--server-side", "--force-conflicts", *args)
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+        # Established is not yet served: for a moment a new kind answers 429 "storage is
+        # (re)initializing", and the first test to list it (every `get` lists every
+        # kind) would fail. Wait until each one lists.
+        crds_json = json.loads(self.kubectl("get", "crd", "-o", "json"))
+        names = ",".join(item["metadata"]["name"] for item in crds_json["items"])
+
+        def listable() -> bool:
+            try:
+                self.kubectl("get", names, "-A", "-o", "name", timeout=30)
+            except RuntimeError:
+                return False
+            return True
+
+        self.wait_for(listable, timeout=60, what="every CRD's kind to list")
 
     # --- helpers for tests ------------------------------------------------------------
 
