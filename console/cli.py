@@ -154,6 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
         _add_demo_args(p)
         _add_cluster_args(p)
         p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        p.add_argument(
+            "--expect-step",
+            type=int,
+            metavar="N",
+            help="refuse unless the rollout is at step N (what the runbook expects)",
+        )
+        p.add_argument(
+            "--expect-weight",
+            type=int,
+            metavar="W",
+            help="refuse unless the canary's set weight is W %%",
+        )
         p.set_defaults(action=name)
     metrics = sub.add_parser("metrics", help="latest per-version figures of a rollout")
     metrics.add_argument("target", metavar="NS/NAME")

@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from console import exit_codes
 from console.backend import RolloutsBackend
 from console.model import (
     Action,
-    ActionError,
     ConsoleError,
     Rollout,
     RolloutRef,
+    Seen,
     Step,
     VersionInfo,
 )
@@ -199,7 +200,7 @@ def run_get(args: argparse.Namespace) -> int:
         rollouts = backend.list()
     except ConsoleError as exc:
         _err(str(exc))
-        return 1
+        return exit_codes.for_error(exc)
     errors: list[str] = list(getattr(backend, "last_errors", []))
     try:
         if args.output == "json":
@@ -220,7 +221,18 @@ def run_get(args: argparse.Namespace) -> int:
         _err(f"note: {note}")
     for e in errors:
         _err(e)
-    return 1 if errors else 0
+    if errors:
+        return exit_codes.REFUSED
+    if not rollouts and _forbidden_somewhere(backend):
+        # An empty list that only means "you may not look" must not read as "none".
+        _err("nothing is visible to this identity: it may not list what the console reads here.")
+        return exit_codes.NOTHING_VISIBLE
+    return exit_codes.OK
+
+
+def _forbidden_somewhere(backend: RolloutsBackend) -> bool:
+    clusters = getattr(backend, "clusters", None) or {}
+    return any(getattr(c, "forbidden", None) for c in clusters.values())
 
 
 def _parse_target(args: argparse.Namespace) -> tuple[str | None, str]:
@@ -256,15 +268,15 @@ def run_action(args: argparse.Namespace) -> int:
         namespace, name = _parse_target(args)
     except ValueError as exc:
         _err(f"{exc}.")
-        return 2
+        return exit_codes.USAGE
     if len(args.context or []) > 1:
         _err("an action targets one cluster: pass at most one --context.")
-        return 2
+        return exit_codes.USAGE
     try:
         backend = _backend(args)
     except ConsoleError as exc:
         _err(str(exc))
-        return 1
+        return exit_codes.for_error(exc)
     clusters = getattr(backend, "clusters", None)
     if clusters:
         cluster_name = next(iter(clusters))
@@ -279,17 +291,17 @@ def run_action(args: argparse.Namespace) -> int:
     why_not = _confirm(action, ref, bool(args.yes))
     if why_not:
         _err(why_not)
-        return 2
+        return exit_codes.USAGE
+    seen = None
+    if args.expect_step is not None or args.expect_weight is not None:
+        seen = Seen(step=args.expect_step, weight=args.expect_weight)
     try:
-        result = backend.act(ref, action)
-    except ActionError as exc:
-        _err(str(exc))
-        return 1
+        result = backend.act(ref, action, seen=seen)
     except ConsoleError as exc:
         _err(str(exc))
-        return 1
+        return exit_codes.for_error(exc)
     print(result.message)
     if result.before or result.after:
         print(f"  before: {result.before or '-'}")
         print(f"  after:  {result.after or '-'}")
-    return 0
+    return exit_codes.OK

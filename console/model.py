@@ -311,8 +311,23 @@ class ConsoleError(Exception):
     it is made one clean line here, once, for every place that shows it.
     """
 
+    #: What a headless command exits with for it (console/exit_codes.py).
+    exit_code = 1
+
     def __init__(self, message: str = "") -> None:
         super().__init__(clean_line(str(message)))
+
+
+class ConfigError(ConsoleError):
+    """Usage or configuration: a kubeconfig that cannot be read, an unknown context."""
+
+    exit_code = 2
+
+
+class UnavailableError(ConsoleError):
+    """The cluster (or Prometheus) could not be reached or did not answer in time."""
+
+    exit_code = 3
 
 
 class ActionError(ConsoleError):

@@ -860,14 +860,12 @@ class ArgoProvider:
         for attempt in range(STEP_WRITE_ATTEMPTS):
             if status_patch is None:
                 break
-            if not full:
+            version = dig(obj, "metadata", "resourceVersion")
+            if not full and version:
                 # An advance is "from the status read": a concurrent advance (or the
                 # controller moving on) makes this write conflict instead of clearing
                 # the next pause too, or writing an older step index back.
-                status_patch = {
-                    **status_patch,
-                    "metadata": {"resourceVersion": dig(obj, "metadata", "resourceVersion")},
-                }
+                status_patch = {**status_patch, "metadata": {"resourceVersion": version}}
             try:
                 result = api.merge_patch(ROLLOUTS, ns, name, status_patch, subresource="status")
                 break

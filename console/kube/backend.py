@@ -34,7 +34,7 @@ from console.backend import check_available, refuse_if_read_only
 from console.kube.access import AccessChecker
 from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
-from console.kube.errors import action_error, describe_error
+from console.kube.errors import action_error, describe_error, is_unavailable
 from console.kube.events import EventCreator
 from console.kube.provider import Obj, Provider, Related, ResourceType, load_providers, meta
 from console.model import (
@@ -51,6 +51,7 @@ from console.model import (
     Seen,
     Snapshot,
     StreamEvent,
+    UnavailableError,
     Upserted,
 )
 from console.untrusted import clean_line, clean_result, clean_rollout, clip
@@ -232,8 +233,9 @@ class KubeBackend:
                     c.store[rt] = {}
                     forbidden[rt] = text
                     continue
-                raise ConsoleError(text) from None
+                raise (UnavailableError if is_unavailable(exc) else ConsoleError)(text) from None
             c.store[rt] = {meta(o): o for o in items}
+        c.forbidden = forbidden
         self.notes.extend(self._notices(c, forbidden, missing))
         if (
             forbidden
@@ -247,7 +249,8 @@ class KubeBackend:
         self, c: _Cluster, forbidden: dict[ResourceType, str], missing: set[ResourceType]
     ) -> tuple[str, ...]:
         """One sentence per standing problem of a cluster, in a stable order."""
-        denied = [rt for rt in self._types if rt in forbidden]
+        # Two providers may read one kind (pods, with different selectors): name it once.
+        denied = list({rt.key: rt for rt in self._types if rt in forbidden}.values())
         out: list[str] = []
         if len(denied) == 1:
             out.append(forbidden[denied[0]])  # with the server's own words
@@ -271,6 +274,7 @@ class KubeBackend:
         self.notes = []
         out: list[Rollout] = []
         errors: list[str] = []
+        failures: list[ConsoleError] = []
         # A worker per cluster (it waits on its kinds) plus one per kind: on a hung
         # server every request times out at once instead of in rounds.
         workers = len(self.clusters) * (len(self._types) + 1)
@@ -283,6 +287,7 @@ class KubeBackend:
                     fut.result()
                 except ConsoleError as exc:
                     errors.append(str(exc))
+                    failures.append(exc)
                     continue
                 c = self.clusters[name]
                 self._prefetch_access(c)
@@ -290,7 +295,9 @@ class KubeBackend:
                 out.extend(c.shown.values())
         self.last_errors.extend(errors)
         if errors and len(errors) == len(self.clusters):
-            raise ConsoleError(errors[0] if len(errors) == 1 else " ".join(errors))
+            if len(failures) == 1:
+                raise failures[0]
+            raise ConsoleError(" ".join(errors))
         return sorted(out, key=lambda r: (r.ref.cluster, r.ref.namespace, r.ref.name))
 
     # --- watch --------------------------------------------------------------------------

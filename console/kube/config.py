@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 from console.kube.transport import KubeConfig, Transport, in_cluster_context
-from console.model import ConsoleError
+from console.model import ConfigError
 
 
 @dataclass
@@ -44,14 +44,14 @@ def load_clusters(kubeconfig: str | None, contexts: list[str]) -> list[ClusterCo
     )
     if in_cluster:
         if contexts:
-            raise ConsoleError("--context needs a kubeconfig; none was found (running in-cluster).")
+            raise ConfigError("--context needs a kubeconfig; none was found (running in-cluster).")
         ctx = in_cluster_context()
         return [ClusterConfig(ctx.name, Transport(ctx.credentials), ctx.namespace, ctx.user)]
 
     config = KubeConfig(paths)
     wanted = list(dict.fromkeys(contexts)) or ([config.current] if config.current else [])
     if not wanted:
-        raise ConsoleError(
+        raise ConfigError(
             f"Kubeconfig {os.pathsep.join(paths)} has no current context; pass --context."
         )
     out: list[ClusterConfig] = []

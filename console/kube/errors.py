@@ -15,7 +15,7 @@ import re
 import socket
 from typing import Any
 
-from console.model import Action, ActionError, RolloutRef
+from console.model import Action, ActionError, ConsoleError, RolloutRef, UnavailableError
 from console.untrusted import clean_line, clip
 
 # Bearer tokens, JWTs, client keys/passwords in kubeconfig-ish text: never echoed.
@@ -78,6 +78,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """The server could not be reached or could not serve: not the request's fault."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status > 0:
+        return status in (408, 429, 500, 502, 503, 504)
+    if isinstance(exc, ConsoleError):  # a sentence already: config, exec plugin, ...
+        return False
+    return _is_timeout(exc) or _is_refused(exc) or isinstance(exc, OSError)
+
+
 def describe_error(exc: BaseException, *, what: str, cluster: str, user: str = "") -> str:
     """One sentence for `exc` raised while doing `what` (e.g. "patch rollouts/status of ns/x")."""
     return clean_line(_describe(exc, what=what, cluster=cluster, user=user))
@@ -118,4 +128,7 @@ def _describe(exc: BaseException, *, what: str, cluster: str, user: str) -> str:
 def action_error(
     exc: BaseException, ref: RolloutRef, action: Action, *, what: str, user: str = ""
 ) -> ActionError:
-    return ActionError(ref, action, describe_error(exc, what=what, cluster=ref.cluster, user=user))
+    err = ActionError(ref, action, describe_error(exc, what=what, cluster=ref.cluster, user=user))
+    if is_unavailable(exc):
+        err.exit_code = UnavailableError.exit_code
+    return err

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from console.kube.errors import redact
-from console.model import ConsoleError
+from console.model import ConfigError
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -115,7 +115,7 @@ class Credentials:
             cfg = self.exec_config or {}
             command = str(cfg.get("command") or "")
             if not command:
-                raise ConsoleError("The kubeconfig exec plugin has no command.")
+                raise ConfigError("The kubeconfig exec plugin has no command.")
             env = dict(os.environ)
             for item in cfg.get("env") or []:
                 env[str(item.get("name"))] = str(item.get("value"))
@@ -138,18 +138,18 @@ class Credentials:
                     check=False,
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ConsoleError(
+                raise ConfigError(
                     f"The kubeconfig exec plugin {command!r} failed: {exc}."
                 ) from None
             if done.returncode != 0:
-                raise ConsoleError(
+                raise ConfigError(
                     f"The kubeconfig exec plugin {command!r} exited {done.returncode}: "
                     f"{redact(done.stderr.strip()[:200])}."
                 )
             try:
                 status = json.loads(done.stdout).get("status") or {}
             except ValueError:
-                raise ConsoleError(
+                raise ConfigError(
                     f"The kubeconfig exec plugin {command!r} printed no ExecCredential."
                 ) from None
             expiry_ts = 0.0
@@ -201,7 +201,7 @@ def _b64(value: Any) -> bytes:
     try:
         return base64.b64decode(str(value))
     except (ValueError, TypeError):
-        raise ConsoleError("The kubeconfig holds invalid base64 certificate data.") from None
+        raise ConfigError("The kubeconfig holds invalid base64 certificate data.") from None
 
 
 def _abs(path: Any, base: str) -> str:
@@ -228,13 +228,13 @@ def _load_files(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
             with open(path, encoding="utf-8") as f:
                 data = yaml.safe_load(f) or {}
         except OSError as exc:
-            raise ConsoleError(f"Cannot read kubeconfig {path}: {exc.strerror}.") from None
+            raise ConfigError(f"Cannot read kubeconfig {path}: {exc.strerror}.") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConsoleError(f"Cannot read kubeconfig {path}: invalid YAML{where}.") from None
+            raise ConfigError(f"Cannot read kubeconfig {path}: invalid YAML{where}.") from None
         if not isinstance(data, dict):
-            raise ConsoleError(f"Cannot read kubeconfig {path}: it is not a kubeconfig mapping.")
+            raise ConfigError(f"Cannot read kubeconfig {path}: it is not a kubeconfig mapping.")
         out.append((path, data))
     return out
 
@@ -246,7 +246,7 @@ class KubeConfig:
         self.paths = list(paths)
         files = _load_files(paths)
         if not files:
-            raise ConsoleError(
+            raise ConfigError(
                 f"No kubeconfig at {os.pathsep.join(paths)}: pass --kubeconfig, set KUBECONFIG, "
                 "or use --demo."
             )
@@ -271,19 +271,19 @@ class KubeConfig:
         where = os.pathsep.join(self.paths)
         if name not in self.contexts:
             known = ", ".join(sorted(self.contexts)) or "none"
-            raise ConsoleError(f"Unknown context {name!r} in {where} (known: {known}).")
+            raise ConfigError(f"Unknown context {name!r} in {where} (known: {known}).")
         ctx, _ = self.contexts[name]
         cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
         if cluster_name not in self.clusters:
-            raise ConsoleError(f"Context {name!r} names cluster {cluster_name!r}, not in {where}.")
+            raise ConfigError(f"Context {name!r} names cluster {cluster_name!r}, not in {where}.")
         cluster, cbase = self.clusters[cluster_name]
         user, ubase = self.users.get(user_name, ({}, ""))
         server = str(cluster.get("server") or "")
         if not server.startswith(("https://", "http://")):
-            raise ConsoleError(f"Cluster {cluster_name!r} of {where} has no https server address.")
+            raise ConfigError(f"Cluster {cluster_name!r} of {where} has no https server address.")
         if user.get("auth-provider"):
             provider = (user.get("auth-provider") or {}).get("name", "?")
-            raise ConsoleError(
+            raise ConfigError(
                 f"User {user_name!r} uses the legacy auth-provider {provider!r}, which the console "
                 "does not support; use an exec credential plugin."
             )
@@ -316,7 +316,7 @@ def in_cluster_context() -> Context:
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     token_file = os.path.join(SA_DIR, "token")
     if not host or not os.path.exists(token_file):
-        raise ConsoleError("In-cluster configuration failed: no service account token mounted.")
+        raise ConfigError("In-cluster configuration failed: no service account token mounted.")
     namespace = "default"
     try:
         with open(os.path.join(SA_DIR, "namespace"), encoding="utf-8") as f:
@@ -370,7 +370,7 @@ class Transport:
                 try:
                     self._ssl = self.creds.ssl_context()
                 except (OSError, ssl.SSLError) as exc:
-                    raise ConsoleError(
+                    raise ConfigError(
                         f"Cannot load the TLS files of the kubeconfig: {redact(str(exc))}."
                     ) from None
             return self._ssl

@@ -11,7 +11,7 @@ status line, the confirmation, and toasts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from console.app import RolloutConsoleApp
 from console.backend import RolloutsBackend, check_available
@@ -28,6 +28,7 @@ from console.model import (
     Role,
     Rollout,
     RolloutRef,
+    Seen,
     Snapshot,
     StreamEvent,
     VersionInfo,
@@ -80,12 +81,17 @@ class HostileBackend:
         while not stop.wait(0.1):
             pass
 
-    def act(self, ref: RolloutRef, action: Action) -> ActionResult:
+    def act(
+        self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
+    ) -> ActionResult:
         check_available(hostile_rollout(), action)
         self.acted.append(action)
         if action is Action.PAUSE:  # a refusal quoting the object, as the mesh one does
             raise ActionError(ref, action, f"already paused by {REPRO}[red]y[/]")
         return ActionResult(ref, action, f"{action.value}d {REPRO}[b]done[/b]", before="x")
+
+    def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
+        raise ActionError(ref, Action.PAUSE, f"annotate refused: {REPRO}")
 
 
 def make_app() -> tuple[RolloutConsoleApp, HostileBackend]:

@@ -22,7 +22,7 @@ import yaml
 from console.kube import make_kube_backend, mesh
 from console.kube.backend import KubeBackend
 from console.kube.provider import KubeApi, ResourceType
-from console.model import Action, ActionError, ActionUnavailable, Rollout, RolloutRef
+from console.model import Action, ActionError, ActionUnavailable, Rollout, RolloutRef, Seen
 from tests.lab.kube import KubeLab
 
 pytestmark = pytest.mark.lab
@@ -331,7 +331,9 @@ class GatedApi:
         return out
 
 
-def test_two_concurrent_advances_lose_nothing(kube_lab: KubeLab, istio_ns: str) -> None:
+def test_two_concurrent_advances_take_one_step(kube_lab: KubeLab, istio_ns: str) -> None:
+    """Both read 10 %: one writes 20 %, the other's write conflicts and is refused
+    (issue 9: an advance is from the step seen; re-basing would take a second step)."""
     provider = mesh.IstioProvider()
     barrier = threading.Barrier(2)
     writers = []
@@ -355,26 +357,31 @@ def test_two_concurrent_advances_lose_nothing(kube_lab: KubeLab, istio_ns: str) 
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert all(not isinstance(r, Exception) for r in results), results
-    # 10% advanced twice: 20% then 30%; neither step was lost.
-    assert vs_weights(kube_lab.get_json("virtualservice", APP, "-n", istio_ns)) == [70, 30]
+    refused = [r for r in results if isinstance(r, ActionError)]
+    done = [r for r in results if not isinstance(r, Exception)]
+    assert len(done) == 1 and len(refused) == 1, results
+    assert "press again to advance from there" in str(refused[0])
+    # 10% advanced once: 20%; nothing was lost and nothing compounded.
+    assert vs_weights(kube_lab.get_json("virtualservice", APP, "-n", istio_ns)) == [80, 20]
     statuses = sorted(s for _, api in writers for s in api.statuses)
-    assert statuses == [200, 200, 409]  # exactly one writer lost the race and retried
+    assert statuses == [200, 409]  # the loser's write was refused by the server
     bodies = [b for _, api in writers for b in api.bodies]
     assert all(b["metadata"].get("resourceVersion") for b in bodies)
-    assert any("conflicting write" in r.message for r in results)
 
 
-def test_many_concurrent_advances_through_the_backend(kube_lab: KubeLab, istio_ns: str) -> None:
+def test_many_consoles_that_saw_the_same_step_advance_it_once(
+    kube_lab: KubeLab, istio_ns: str
+) -> None:
     backends = [backend_for(kube_lab.kubeconfig, istio_ns) for _ in range(4)]
-    ref = find(backends[0], "istio", APP).ref
+    shown = find(backends[0], "istio", APP)
+    seen = Seen.of(shown)  # four operators looking at 10 %
     go = threading.Barrier(len(backends))
     errors: list[BaseException] = []
 
     def advance(backend: KubeBackend) -> None:
         go.wait(timeout=30)
         try:
-            backend.act(ref, Action.ADVANCE)
+            backend.act(shown.ref, Action.ADVANCE, seen=seen)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -383,9 +390,10 @@ def test_many_concurrent_advances_through_the_backend(kube_lab: KubeLab, istio_n
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert errors == []
-    # From 10%: 20, 30, 50, 100 - four advances, four steps.
-    assert vs_weights(kube_lab.get_json("virtualservice", APP, "-n", istio_ns)) == [0, 100]
+    assert len(errors) == 3, errors
+    assert all("press again" in str(e) for e in errors), errors
+    # From 10%: one step to 20%, not 20, 30, 50, 100.
+    assert vs_weights(kube_lab.get_json("virtualservice", APP, "-n", istio_ns)) == [80, 20]
 
 
 def test_stale_write_is_rejected_by_the_server(kube_lab: KubeLab, istio_ns: str) -> None:
