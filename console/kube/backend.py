@@ -72,6 +72,25 @@ HEARTBEAT_TIMEOUT_S = 5.0
 LIVENESS = ResourceType("", "v1", "version", "Version")
 
 
+#: Annotations no provider reads that can be larger than the rest of the object.
+_HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def slim(obj: Obj) -> Obj:
+    """The object as stored: without managedFields and the last-applied copy, which
+    no provider reads and which are most of a small object's size (thousands of
+    stored objects stay bounded)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return obj
+    metadata.pop("managedFields", None)
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        for key in _HEAVY_ANNOTATIONS:
+            annotations.pop(key, None)
+    return obj
+
+
 @dataclass
 class _Cluster:
     config: ClusterConfig
@@ -234,7 +253,7 @@ class KubeBackend:
                     forbidden[rt] = text
                     continue
                 raise (UnavailableError if is_unavailable(exc) else ConsoleError)(text) from None
-            c.store[rt] = {meta(o): o for o in items}
+            c.store[rt] = {meta(o): slim(o) for o in items}
         c.forbidden = forbidden
         self.notes.extend(self._notices(c, forbidden, missing))
         if (
@@ -424,7 +443,7 @@ class KubeBackend:
         c = self.clusters[name]
         was_down = bool(c.down)
         if kind == "relist":
-            c.store[rt] = {meta(o): o for o in item[3]}
+            c.store[rt] = {meta(o): slim(o) for o in item[3]}
             c.down.pop(rt, None)
             c.missing.discard(rt)
             c.forbidden.pop(rt, None)
@@ -448,7 +467,7 @@ class KubeBackend:
             if etype == "DELETED":
                 c.store[rt].pop(key, None)
             else:
-                c.store[rt][key] = obj
+                c.store[rt][key] = slim(obj)
                 self._follow_up(c, rt, obj)
             dirty[name].add(key[0])
         elif kind == "down":

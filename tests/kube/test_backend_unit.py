@@ -214,3 +214,23 @@ def test_optional_missing_crd_is_not_an_error() -> None:
     b._types = [ROLLOUTS, REPLICASETS, PODS, opt]
     assert [r.ref.name for r in b.list()] == ["a"]
     assert b.last_errors == []
+
+
+def test_stored_objects_drop_managed_fields_and_the_last_applied_copy() -> None:
+    from console.kube.backend import slim
+
+    obj = {
+        "metadata": {
+            "name": "x",
+            "managedFields": [{"manager": "kubectl"}] * 50,
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{" + "x" * 5000 + "}",
+                "rollout-console.io/paused": "true",
+            },
+        },
+        "spec": {"replicas": 1},
+    }
+    out = slim(obj)
+    assert "managedFields" not in out["metadata"]
+    assert out["metadata"]["annotations"] == {"rollout-console.io/paused": "true"}
+    assert out["spec"] == {"replicas": 1}
