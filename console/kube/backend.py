@@ -36,6 +36,7 @@ from console.kube.client import KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error
 from console.kube.events import EventCreator
+from console.kube.inspect import KubeInspection
 from console.kube.provider import Obj, Provider, Related, ResourceType, load_providers, meta
 from console.model import (
     Action,
@@ -87,7 +88,7 @@ class _Cluster:
         return self.config.name
 
 
-class KubeBackend:
+class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/inspect.py
     def __init__(
         self,
         clusters: Sequence[ClusterConfig],
