@@ -250,3 +250,28 @@ def test_a_pod_without_logs_gives_one_sentence(
     message = str(info.value)
     assert message.startswith(f"No logs for container '{sample.NAME}' of pod '{pod}'")
     assert "\n" not in message and message.endswith(".")
+
+
+def test_mesh_canary_tree_shows_both_deployments_and_their_pods(kube_lab: KubeLab) -> None:
+    from tests.kube.test_mesh_lab import APP, apply, istio_docs, wait_ready
+
+    ns = f"inspect-mesh-{uuid.uuid4().hex[:6]}"
+    apply(kube_lab, istio_docs(ns))
+    try:
+        wait_ready(kube_lab, ns, f"{APP}-v1", f"{APP}-v2")
+        b = backend(kube_lab, ns)
+        r = next(r for r in b.list() if r.ref.name == APP and str(r.provider) == "istio")
+        tree = b.tree(r.ref)
+        assert tree is not None and tree.kind == "VirtualService" and not tree.revisions
+        stable, canary_d = tree.workloads
+        assert (stable.kind, stable.name, stable.tags) == ("Deployment", f"{APP}-v1", ("stable",))
+        assert (canary_d.name, canary_d.tags) == (f"{APP}-v2", ("canary",))
+        pods = {p["metadata"]["name"]: p for p in _get(kube_lab, "pods", ns)}
+        for node, version in ((stable, r.stable), (canary_d, r.canary)):
+            assert version is not None
+            assert {p.name for p in node.pods} == set(version.pods) and node.pods
+            for pod in node.pods:
+                assert pod.node == pods[pod.name]["spec"]["nodeName"]
+        assert yaml.safe_load(b.manifest(r.ref))["kind"] == "VirtualService"
+    finally:
+        kube_lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from console.app import RolloutConsoleApp
 from console.demo_app import frozen_demo_app
 from console.screens.object_view import ObjectViewScreen
 from console.screens.pod_logs import PodLogsScreen
@@ -102,3 +105,46 @@ async def test_logs_stream_switch_side_and_container() -> None:
         await until(pilot, lambda: any("HTTP/1.1" in line for line in screen.lines), "access log")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail view")
+
+
+class _PlainBackend:
+    """A RolloutsBackend without the inspection capability."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.description = "plain"
+        self.read_only = True
+
+    def list(self) -> Any:
+        return self.inner.list()
+
+    def watch(self, stop: Any) -> Any:
+        return self.inner.watch(stop)
+
+    def act(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.act(*args, **kwargs)
+
+    def annotate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.annotate(*args, **kwargs)
+
+
+async def test_a_backend_without_the_capability_says_so_in_one_sentence() -> None:
+    demo, _ = frozen_demo_app()
+    app = RolloutConsoleApp(_PlainBackend(demo.backend), demo.metrics_source, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_rollout(pilot, "tf-serving")
+        view = app.screen.query_one(RolloutTreeView)
+        await until(
+            pilot, lambda: view.text == "This backend cannot show the rollout tree.", "note"
+        )
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ObjectViewScreen), "the object view")
+        screen = app.screen
+        assert isinstance(screen, ObjectViewScreen)
+        await until(pilot, lambda: screen.loaded, "the answer")
+        assert screen.error == "This backend cannot show YAML."
+        await pilot.press("escape", "l")
+        await until(pilot, lambda: isinstance(app.screen, PodLogsScreen), "the logs view")
+        logs = app.screen
+        assert isinstance(logs, PodLogsScreen)
+        await until(pilot, lambda: logs.state == "This backend cannot show logs.", "the sentence")
