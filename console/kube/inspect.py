@@ -510,12 +510,18 @@ class KubeInspection:
         if tree is None:
             return []
         out: list[LogTarget] = []
-        for role in (Role.CANARY, Role.STABLE):
+        seen: set[str] = set()
+        # Blue-green: the preview ReplicaSet is the new version, the active one the old.
+        for role, tags in (
+            (Role.CANARY, {"canary", "preview"}),
+            (Role.STABLE, {"stable", "active"}),
+        ):
             for w in tree.all_workloads():
-                if role.value in w.tags:
-                    out.extend(
-                        LogTarget(role, p.name, p.containers) for p in w.pods if p.containers
-                    )
+                if tags & set(w.tags):
+                    for p in w.pods:
+                        if p.containers and p.name not in seen:
+                            seen.add(p.name)
+                            out.append(LogTarget(role, p.name, p.containers))
         return out
 
     def logs(
