@@ -22,7 +22,7 @@ from console.inspection import LogTarget
 from console.kube.errors import describe_error, status_message
 from console.kube.provider import Obj, Provider, ResourceType, created_at, dig, meta
 from console.model import ConsoleError, ProviderKind, Role, Rollout, RolloutRef
-from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode
+from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
 from console.untrusted import clean, clean_line, clip
 
 if TYPE_CHECKING:
@@ -294,8 +294,6 @@ def deployments_tree(
 
 
 def _age(ts: float, now: float) -> str:
-    from console.tree import human_duration
-
     return human_duration(now - ts) if ts else "<unknown>"
 
 
@@ -451,7 +449,9 @@ class KubeInspection:
             return None
         rollout, provider = found
         obj = _copy(c.store.get(provider.resource)).get((ref.namespace, ref.name))
-        if provider.kind is ProviderKind.ARGO and obj is not None:
+        if provider.kind is ProviderKind.ARGO:
+            if obj is None:
+                return None  # deleted under us: the next redraw says so
             replicasets = self._bucket(c, "replicasets", ref.namespace).values()
             pods = self._bucket(c, "pods", ref.namespace).values()
             return argo_tree(obj, replicasets, pods, rollout.phase.value)
