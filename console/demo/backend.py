@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 
 from console.backend import refuse_if_read_only
+from console.demo.inspect import DemoInspection
 from console.demo.simulation import DemoCluster
 from console.model import (
     Action,
@@ -24,7 +25,7 @@ from console.model import (
 _WAKE_POLL_S = 0.05
 
 
-class DemoBackend:
+class DemoBackend(DemoInspection):  # tree, YAML, describe, logs: console/demo/inspect.py
     def __init__(
         self, cluster: DemoCluster, read_only: bool = False, interval: float = 1.0
     ) -> None:

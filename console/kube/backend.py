@@ -36,6 +36,7 @@ from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error, is_unavailable
 from console.kube.events import EventCreator
+from console.kube.inspect import KubeInspection
 from console.kube.provider import Obj, Provider, Related, ResourceType, load_providers, meta
 from console.model import (
     Action,
@@ -117,7 +118,7 @@ class _Cluster:
         return self.config.name
 
 
-class KubeBackend:
+class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/inspect.py
     def __init__(
         self,
         clusters: Sequence[ClusterConfig],

@@ -480,3 +480,33 @@ class Transport:
                     yield json.loads(line)
         finally:
             conn.close()
+
+    def stream_text(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        connect_timeout: float,
+        on_open: Callable[[WatchHandle], None] | None = None,
+    ) -> Iterator[str]:
+        """A text stream (pod logs), one decoded line at a time, on a dedicated connection.
+
+        Past the response headers reads wait without a timeout: a quiet pod is not an
+        error. The caller ends the stream with the WatchHandle.
+        """
+        conn = self._connect(connect_timeout)
+        if on_open is not None:
+            on_open(WatchHandle(conn))
+        try:
+            conn.request("GET", self.url(path, query), headers=self._headers(None))
+            resp = conn.getresponse()
+            if not 200 <= resp.status <= 299:
+                raise ApiError(resp.status, resp.reason, resp.read().decode("utf-8", "replace"))
+            if conn.sock is not None:
+                conn.sock.settimeout(None)
+            while True:
+                line = resp.readline()
+                if not line:
+                    return
+                yield line.decode("utf-8", "replace").rstrip("\r\n")
+        finally:
+            conn.close()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.screen import Screen
-
 from console.model import Action, Rollout
+from console.screens.inspect_keys import InspectScreen
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ FOOTER_PRIORITY: tuple[str, ...] = (
 )
 
 
-class ActionScreen(Screen[None]):
+class ActionScreen(InspectScreen):  # l/y/d: console/screens/inspect_keys.py
     """A screen that acts on one rollout: the highlighted or the opened one."""
 
     def __init__(self) -> None:

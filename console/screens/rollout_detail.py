@@ -22,8 +22,10 @@ from console.model import (
 )
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
+from console.screens.tree_panel import draw_tree
 from widgets.key_footer import KeyFooter
 from widgets.metric_summary import MetricSummary
+from widgets.rollout_tree import RolloutTreeView
 from widgets.step_timeline import StepTimeline
 from widgets.traffic_bar import TrafficBar
 from widgets.version_chart import VersionChartPair
@@ -69,6 +71,7 @@ class RolloutDetailScreen(ActionScreen):
             with Vertical(id="charts"):
                 for chart_id, title, unit, _, _ in CHARTS:
                     yield VersionChartPair(title, unit, id=chart_id, classes="chart")
+            yield RolloutTreeView(id="tree")
         # Outside the scrolling body: the result of the key just pressed stays in view.
         yield Static(id="log")
         yield KeyFooter(priority=FOOTER_PRIORITY)
@@ -177,6 +180,7 @@ class RolloutDetailScreen(ActionScreen):
     def tick(self) -> None:
         if not self.is_attached or not self.is_mounted:
             return
+        draw_tree(self, self.key)  # ages and pods move without a store change
         rollout = self.target()
         label = f"{rollout.ref.short}" if rollout else self.key
         self.query_one("#status", StatusLine).show(status_line(self.app, label))  # type: ignore[arg-type]

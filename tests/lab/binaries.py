@@ -90,6 +90,14 @@ def kwok_stages() -> Path:
     return KWOK.directory / "stages.yaml"
 
 
+def kwok_crd_dir() -> Path:
+    """kwok's Logs and ClusterLogs CRDs, copied there by tests/lab/install.
+
+    Optional: a lab installed before they were added starts without them, and only
+    the log tests skip."""
+    return KWOK.directory / "crds"
+
+
 def argo_crd_dir() -> Path:
     """Argo Rollouts' own CRDs at the pinned release, copied there by tests/lab/install."""
     return ROLLOUTS_CONTROLLER.directory / "crds"

@@ -228,6 +228,9 @@ class KubeLab:
                 # A loopback address may not be published as the kubernetes Service
                 # endpoint, and nothing in the lab reaches the API through that Service.
                 "--endpoint-reconciler-type=none",
+                # pods/log is proxied to the node's kubelet, here kwok on 127.0.0.1: the
+                # kwok nodes also publish their name as Hostname, which does not resolve.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
             ],
         )
@@ -260,6 +263,16 @@ class KubeLab:
 
     def _start_kwok(self, config: Path) -> None:
         port = proc.free_port()
+        # With kwok's Logs/ClusterLogs CRDs (tests/lab/install copies them), tests make
+        # pods/log serve a file of theirs: the API server asks the node (kwok's server,
+        # HTTPS on the node port, on the node IP) for the container's log.
+        log_crds = sorted(binaries.kwok_crd_dir().glob("*.yaml"))
+        extra: list[str] = []
+        if log_crds:
+            args = [a for f in log_crds for a in ("-f", str(f))]
+            self.kubectl("apply", "--server-side", *args)
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+            extra.append("--enable-crds=Logs,ClusterLogs")
         child = self._spawn(
             "kwok",
             [
@@ -270,6 +283,8 @@ class KubeLab:
                 "--manage-nodes-with-label-selector=type=kwok",
                 f"--server-address=127.0.0.1:{port}",
                 f"--node-port={port}",
+                "--node-ip=127.0.0.1",
+                *extra,
                 "--node-lease-duration-seconds=40",
                 "--cidr=10.244.0.0/16",
             ],
