@@ -184,7 +184,7 @@ async def test_l_streams_a_canary_pods_logs_through_the_api_server(
     kube_lab: KubeLab, canary: tuple[str, KubeBackend, Rollout], tmp_path: Path
 ) -> None:
     if not _logs_crd(kube_lab):
-        pytest.skip("kwok's Logs CRD is not installed in this lab (run tests/lab/install)")
+        pytest.fail("kwok's Logs CRD is not installed in this lab: run tests/lab/install")
     ns, b, rollout = canary
     assert rollout.canary is not None
     pod = rollout.canary.pods[0]
@@ -240,7 +240,7 @@ def test_a_pod_without_logs_gives_one_sentence(
     kube_lab: KubeLab, canary: tuple[str, KubeBackend, Rollout]
 ) -> None:
     if not _logs_crd(kube_lab):
-        pytest.skip("kwok's Logs CRD is not installed in this lab (run tests/lab/install)")
+        pytest.fail("kwok's Logs CRD is not installed in this lab: run tests/lab/install")
     _, b, rollout = canary
     pod = rollout.stable.pods[0]  # no Logs object names it
     stop = threading.Event()

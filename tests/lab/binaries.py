@@ -94,7 +94,7 @@ def kwok_crd_dir() -> Path:
     """kwok's Logs and ClusterLogs CRDs, copied there by tests/lab/install.
 
     Optional: a lab installed before they were added starts without them, and only
-    the log tests skip."""
+    the log tests fail, saying to run tests/lab/install."""
     return KWOK.directory / "crds"
 
 
