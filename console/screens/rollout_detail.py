@@ -22,6 +22,7 @@ from console.model import (
 )
 from console.screens.actions import ActionScreen
 from console.screens.status_line import StatusLine, status_line
+from widgets.gates_panel import GatesPanel
 from widgets.metric_summary import MetricSummary
 from widgets.step_timeline import StepTimeline
 from widgets.traffic_bar import TrafficBar
@@ -52,6 +53,8 @@ class RolloutDetailScreen(ActionScreen):
         yield Static(id="title")
         yield TrafficBar(id="traffic")
         with VerticalScroll(id="body"):
+            # First in the body: the verdict is what a responder reads first.
+            yield GatesPanel(id="gates")
             with Horizontal(id="info"):
                 with Vertical(id="info-left"):
                     yield Static(id="versions")
@@ -107,6 +110,7 @@ class RolloutDetailScreen(ActionScreen):
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
         refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
+        self.draw_gates(rollout, now)
         self.draw_charts(rollout, metrics, now)
         self.draw_log()
         self.tick()
@@ -151,6 +155,17 @@ class RolloutDetailScreen(ActionScreen):
                 stale_s=stale_s,
             )
 
+    def draw_gates(self, rollout: Rollout, now: float) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        decisions = store.decisions_for(self.key)
+        self.query_one(GatesPanel).show(
+            store.verdicts.get(self.key),
+            now=now,
+            decision=decisions[-1] if decisions else None,
+            extra=analysis_lines(rollout),
+            enabled=bool(store.guard),
+        )
+
     def draw_log(self) -> None:
         entries = self.app.store.log_for(self.key)[-LOG_LINES:]  # type: ignore[attr-defined]
         # Wall-clock times (UTC, as incident notes use), not "5s ago": the text then
@@ -160,7 +175,7 @@ class RolloutDetailScreen(ActionScreen):
             text.append("(none yet)", style="dim")
         for entry in reversed(entries):
             at = time.strftime("%H:%M:%S", time.gmtime(entry.at))
-            mark = {"action": "» ", "error": "✖ "}.get(entry.kind, "· ")
+            mark = {"action": "» ", "error": "✖ ", "guard": "» "}.get(entry.kind, "· ")
             style = "bold" if entry.kind != "status" else ""
             text.append(f"{at} {mark}{entry.text}\n", style=style)
         self._update("#log", text)
@@ -174,6 +189,11 @@ class RolloutDetailScreen(ActionScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def analysis_lines(rollout: Rollout) -> list[Text]:
+    """The Argo AnalysisRun block, when the provider reports one."""
+    return []
 
 
 def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[Series]:

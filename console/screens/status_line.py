@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widget import Widget
 
+from console.guard.verdicts import GuardStatus
 from console.model import format_duration
 
 if TYPE_CHECKING:
@@ -27,10 +28,30 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
             f"STALE{where} {format_duration(now - state.since)}: {state.message}",
             style="bold reverse",
         )
+    for status in app.store.guard.values():
+        text.append("  ·  ")
+        text.append_text(guard_text(status, now))
     notices = len(app.store.all_notices)
     if notices:
         text.append("  ·  ")
         text.append(f"⚠ {notices} notice{'s' if notices > 1 else ''} (? lists them)", style="bold")
+    return text
+
+
+def guard_text(status: GuardStatus, now: float) -> Text:
+    """ "guard dry-run: this console, 3s ago": whether a guard acts, who holds its
+    Lease, and how old its last evaluation is."""
+    where = f" {status.cluster}" if status.cluster else ""
+    if not status.active:
+        return Text(f"guard{where}: off", style="dim")
+    mode = " dry-run" if status.dry_run else ""
+    text = Text(f"guard{where}{mode}", style="bold")
+    if status.holder:
+        text.append(f": {status.holder}")
+    if status.last_evaluation is None:
+        text.append(", not evaluated yet", style="dim")
+    else:
+        text.append(f", {format_duration(now - status.last_evaluation)} ago", style="dim")
     return text
 
 
