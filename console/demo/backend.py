@@ -36,6 +36,10 @@ class DemoBackend:
     def list(self) -> list[Rollout]:
         return list(self.cluster.rollouts())
 
+    def rollout(self, ref: RolloutRef) -> Rollout | None:
+        """One rollout as it is now (the guard re-reads after a pause)."""
+        return self.cluster.rollout(ref)
+
     def events(self, ref: RolloutRef) -> tuple[tuple[float, str], ...]:
         return self.cluster.events(ref)
 

@@ -63,6 +63,7 @@ from console.kube.provider import (
     Related,
     ResourceType,
     Verb,
+    console_annotations,
     created_at,
     dig,
     meta,
@@ -860,6 +861,7 @@ def build_rollout(
             created_at=created_at(obj),
             warnings=tuple(warnings),
             unavailable=tuple(unavailable.items()),
+            annotations=console_annotations(obj),
             extra=tuple(extra),
         )
 
@@ -985,6 +987,7 @@ def build_rollout(
         created_at=created_at(obj),
         warnings=tuple(dict.fromkeys(warnings)),
         unavailable=tuple(unavailable.items()),
+        annotations=console_annotations(obj),
         extra=tuple(extra),
     )
 
