@@ -1,7 +1,7 @@
 """Command line: the TUI by default, headless subcommands for runbooks.
 
-    rollout-console [--demo] [--seed N] [--speed X] [--read-only]
-    rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL]
+    rollout-console [--demo] [--seed N] [--speed X] [--read-only] [--no-guard]
+    rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL] [--guard]
     rollout-console get [-A | -n NS] [--context C] [-o table|json]
     rollout-console advance|promote|pause|resume|rollback|retry|undo NS/NAME [--yes]
     rollout-console metrics NS/NAME [--context C] [-o table|json]
@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only", action="store_true", help="no action keys at all; actions are refused"
     )
     parser.add_argument("--theme", default="rollout-dark", help="rollout-dark|light|high-contrast")
+    guard = parser.add_mutually_exclusive_group()
+    guard.add_argument(
+        "--guard",
+        action="store_true",
+        help="run the guard loop in this console (the demo does by default); it takes the "
+        "same Lease as an in-cluster guard, so it never acts beside one",
+    )
+    guard.add_argument("--no-guard", action="store_true", help="demo: do not run the guard")
     _add_cluster_args(parser)
     _add_metrics_args(parser)
 
@@ -120,10 +128,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rollout-console: {exc}", file=sys.stderr)
         return 2
 
+    from console.sources import make_guard
+
+    try:
+        wiring = make_guard(args, backend, metrics)
+    except Exception as exc:  # e.g. a malformed gate config: one sentence
+        print(f"rollout-console: {exc}", file=sys.stderr)
+        return 2
+
     from console.app import RolloutConsoleApp
 
-    app = RolloutConsoleApp(backend, metrics, read_only=args.read_only, theme=args.theme)
-    app.run()
+    app = RolloutConsoleApp(
+        backend,
+        metrics,
+        read_only=args.read_only,
+        theme=args.theme,
+        guard=wiring.guard,
+        guard_every_s=wiring.every_s,
+        guard_status=wiring.status,
+        guard_statuses=wiring.statuses,
+    )
+    try:
+        app.run()
+    finally:
+        wiring.stop.set()  # releases the Lease of a --guard console
     return app.return_code or 0
 
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.cli import wants_kube
+from console.guard.verdicts import GuardStatus
+
+if TYPE_CHECKING:
+    from console.guard.loop import Guard
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
@@ -33,3 +41,64 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
 
         metrics = NoMetrics("no --prometheus URL or config file given")
     return backend, metrics
+
+
+@dataclass
+class GuardWiring:
+    """What the TUI needs to run (or only watch) a guard."""
+
+    guard: Guard | None = None
+    every_s: float = 5.0
+    status: Callable[[], GuardStatus] | None = None
+    statuses: Callable[[], list[GuardStatus]] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def make_guard(
+    args: argparse.Namespace, backend: RolloutsBackend, metrics: MetricsSource
+) -> GuardWiring:
+    """The demo runs its guard unless --no-guard; a cluster only with --guard, and then
+    behind the same Lease as the in-cluster guard, so it never acts beside one.
+    Read-only: the guard evaluates and shows verdicts, and never acts (dry-run)."""
+    read_only = bool(args.read_only or backend.read_only)
+    if not wants_kube(args):
+        if args.no_guard:
+            return GuardWiring()
+        from console.demo import DemoBackend, DemoMetrics
+        from console.demo.gates import demo_guard
+
+        assert isinstance(backend, DemoBackend) and isinstance(metrics, DemoMetrics)
+        clock = backend.cluster.clock.now
+        return GuardWiring(guard=demo_guard(backend, metrics, clock, dry_run=read_only))
+
+    from console.guard.lease import guard_statuses
+
+    if not args.guard:
+        # Someone else's guard: show whether it holds each cluster's Lease.
+        return GuardWiring(statuses=lambda: guard_statuses(backend))
+
+    from console.guard.gates import StaticResolver
+    from console.guard.lease import DEFAULT_NAMESPACE, LeaseElector, env_identity
+    from console.guard.loop import Guard
+
+    clusters = getattr(backend, "clusters", {})
+    first = next(iter(clusters.values()))
+    elector = LeaseElector(first.client, DEFAULT_NAMESPACE, env_identity(), dry_run=read_only)
+    wiring = GuardWiring()
+    elector.start(wiring.stop)
+
+    def status() -> GuardStatus:
+        leader = elector.is_leader()
+        return GuardStatus(
+            active=leader,
+            holder=elector.identity if leader else elector.holder,
+            dry_run=read_only,
+            cluster=first.name,
+        )
+
+    wiring.guard = Guard(
+        backend, metrics, StaticResolver(), dry_run=read_only, is_leader=elector.is_leader
+    )
+    wiring.every_s = 30.0
+    wiring.status = status
+    return wiring

@@ -32,14 +32,14 @@ from widgets._palette import Palette, palette
 
 TIMES = "\u00d7"  # multiplication sign; ruff flags the literal as ambiguous
 #: At this content width and above, one line per gate; below it, two.
-WIDE_FROM = 119
+WIDE_FROM = 121
 
 _NAME_W = 16
 _VALUE_W = 9
 _BOUND_W = 24
 _N_W = 7
 _EFFECT_W = 7
-_P_W = 8
+_P_W = 10
 _BREACH_W = 19
 
 
@@ -131,6 +131,8 @@ class GatesPanel(Widget):
         height: auto;
         width: 1fr;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -283,7 +285,7 @@ class GatesPanel(Widget):
             first.append(f"{canary:<10}")
             first.append("S ", stable_style)
             first.append(f"{stable:<10}")
-            first.append(bound_text(result), muted)
+            first.append(_fit(bound_text(result), 24), muted)
             second = Text(no_wrap=True, end="")
             second.append(" " * 10)
             second.append(f"n {n_text(result)}")

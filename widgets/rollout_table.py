@@ -14,6 +14,7 @@ from textual.theme import Theme
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
+from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
 from console.model import Phase, Rollout, StepKind, VersionInfo, format_duration
 from widgets._palette import Palette, palette
@@ -46,8 +47,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 NARROW_BELOW = 100
 _NARROW_NAMESPACE = 9
 
+#: Narrow, the verdict column is as wide as its symbols; the header is one too.
+NARROW_VERDICT_LABEL = "✓"
 #: The guard's pause annotation: a rollout it froze says so on the list.
-GUARD_PAUSED_AT = "rollout-console.io/guard-paused-at"
+GUARD_PAUSED_AT = PAUSED_AT_ANNOTATION
 
 # Wide: the word too. Narrow: the symbol alone (GateState.symbol reads without colour).
 _VERDICT_WORDS = {
@@ -351,7 +354,7 @@ class RolloutTable(DataTable[Text]):
             if self._narrow and key == "namespace":
                 label = "NS"
             if self._narrow and key == "verdict":
-                label = "GATE"
+                label = NARROW_VERDICT_LABEL
             self.add_column(label, key=key)
 
     def _row_cells(self, rollout: Rollout, age: str, colours: Palette) -> Cells:

@@ -43,7 +43,8 @@ def guard_text(status: GuardStatus, now: float) -> Text:
     Lease, and how old its last evaluation is."""
     where = f" {status.cluster}" if status.cluster else ""
     if not status.active:
-        return Text(f"guard{where}: off", style="dim")
+        lease = f" (Lease: {status.holder})" if status.holder else ""
+        return Text(f"guard{where}: off{lease}", style="dim")
     mode = " dry-run" if status.dry_run else ""
     text = Text(f"guard{where}{mode}", style="bold")
     if status.holder:

@@ -160,7 +160,7 @@ def test_undo_mid_canary_goes_straight_back(demo: tuple[DemoCluster, ManualClock
         ("bert-ranker", Action.PAUSE, "fully promoted"),
         ("bert-ranker", Action.RETRY, "not aborted"),
         ("yolo-detector", Action.RESUME, "not paused"),
-        ("facefusion", Action.RESUME, "advance it to continue"),
+        ("llm-gateway", Action.RESUME, "advance it to continue"),
         ("whisper-asr", Action.PAUSE, "aborted"),
     ],
 )

@@ -160,7 +160,7 @@ def test_table_compacts_at_80_columns() -> None:
             await pilot.pause()
             text = screen_text(app)
             assert "✖ Aborted" in text  # still words, just shorter
-            assert "2.12.0→2.13.0-gpu" in text
+            assert "2.12.0→2.13.0-gpu" in text, text
             assert "⚠latest" in text
             table.move_cursor(row=2)
             selected = table.selected_key
