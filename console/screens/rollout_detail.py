@@ -192,8 +192,31 @@ class RolloutDetailScreen(ActionScreen):
 
 
 def analysis_lines(rollout: Rollout) -> list[Text]:
-    """The Argo AnalysisRun block, when the provider reports one."""
-    return []
+    """Argo AnalysisRuns of the current canary, per metric as `kubectl argo rollouts get
+    rollout` shows them (✔ ✖ ? ⚠ counts), and whether the controller may still roll
+    back by itself."""
+    lines: list[Text] = []
+    for run in rollout.analysis:
+        head = Text(no_wrap=True, end="")
+        head.append("AnalysisRun ", style="bold")
+        head.append(run.name)
+        head.append(f"  {run.phase or 'Pending'}")
+        if run.kind:
+            head.append(f"  ({run.kind})", style="dim")
+        if run.message:
+            head.append(f"  {run.message}", style="italic")
+        lines.append(head)
+        for m in run.metrics:
+            line = Text(no_wrap=True, end="")
+            line.append(f"  {m.name:<18}{m.phase or 'Pending':<13}{m.counts or '-':<16}")
+            line.append(f"last {m.last_value or '-'}  ")
+            line.append(m.condition, style="dim")
+            if m.dry_run:
+                line.append("  dry-run", style="dim")
+            lines.append(line)
+    if rollout.auto_rollback:
+        lines.append(Text(f"⚠ {rollout.auto_rollback}", style="bold", no_wrap=True, end=""))
+    return lines
 
 
 def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[Series]:

@@ -166,3 +166,26 @@ def test_gates_panel_decision_text_is_not_markup_and_states_without_verdict() ->
     assert "guard paused it at" in shown and "(5s ago)" in shown
     assert "[bold]1.5 %[/bold]" in shown  # untrusted text drawn as is
     assert "analysis: none" in shown
+
+
+def test_analysis_block_uses_the_plugin_symbols_and_says_auto_abort() -> None:
+    from console.model import AnalysisInfo, AnalysisMetric
+    from console.screens.rollout_detail import analysis_lines
+
+    run_ = AnalysisInfo(
+        "yolo-detector-7c9-3",
+        "Running",
+        "step",
+        metrics=(
+            AnalysisMetric("error-rate", "Failed", 2, 1, 0, 1, "0.031", "result[0] < 0.01"),
+            AnalysisMetric("latency", "Running", 3, last_value="0.105", dry_run=True),
+        ),
+    )
+    r = dataclasses.replace(
+        rollout("yolo"), analysis=(run_,), auto_rollback="controller auto-abort armed: error-rate"
+    )
+    text = "\n".join(line.plain for line in analysis_lines(r))
+    assert "AnalysisRun yolo-detector-7c9-3  Running  (step)" in text
+    assert "error-rate" in text and "✔ 2,✖ 1,⚠ 1" in text and "last 0.031" in text
+    assert "result[0] < 0.01" in text and "dry-run" in text
+    assert "controller auto-abort armed: error-rate" in text
