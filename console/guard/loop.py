@@ -288,6 +288,12 @@ class Guard:
         now = self.clock()
         leader = self._leader()
         steps = [_Step(r) for r in rollouts if r.canary is not None]
+        prefetch = getattr(self.resolver, "prefetch", None)
+        if prefetch is not None:
+            try:
+                prefetch([s.rollout for s in steps])
+            except Exception:  # each rollout's own lookup says what is wrong
+                log.exception("gate sets prefetch failed")
         for step in steps:
             try:
                 step.gate_set = self.resolver.for_rollout(step.rollout)
