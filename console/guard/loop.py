@@ -272,6 +272,7 @@ class Guard:
         self.window_s = window_s
         self.debounce = Debounce()
         self._tracks: dict[str, _Track] = {}
+        self._queries: dict[tuple[str, Metric, float], str] = {}
         #: The last report, for the TUI and the headless status.
         self.last: GuardReport | None = None
 
@@ -483,6 +484,15 @@ class Guard:
         metric = result.gate.metric
         if metric is None:
             return ""
+        key = (namespace, metric, step_s)
+        cached = self._queries.get(key)
+        if cached is None:
+            if len(self._queries) > 4096:  # namespaces come and go
+                self._queries.clear()
+            cached = self._queries[key] = self._build_promql(metric, namespace, step_s)
+        return cached
+
+    def _build_promql(self, metric: Metric, namespace: str, step_s: float) -> str:
         try:
             from console.metrics.profiles import gpu_queries, requests_queries
 
