@@ -202,22 +202,26 @@ class _Context:
 
     # -- data
 
-    def series(self, gate: Gate, canary: bool) -> Points:
+    def raw_series(self, gate: Gate, canary: bool) -> Points:
+        """Every sample, NaN included: a fresh NaN says the source is up to date."""
         if gate.kind is GateKind.CUSTOM:
             pair = self.custom.get(gate.name)
             if pair is None:
                 return ()
-            return _finite(pair[0 if canary else 1].points)
+            return pair[0 if canary else 1].points
         assert gate.metric is not None
-        return self.metric_series(gate.metric, canary)
+        return self.raw_metric_series(gate.metric, canary)
 
-    def metric_series(self, metric: Metric, canary: bool) -> Points:
+    def raw_metric_series(self, metric: Metric, canary: bool) -> Points:
         if self.metrics is None:
             return ()
         version = self.metrics.canary if canary else self.metrics.stable
         if version is None:
             return ()
-        return _finite(version.get(metric).points)
+        return version.get(metric).points
+
+    def metric_series(self, metric: Metric, canary: bool) -> Points:
+        return _finite(self.raw_metric_series(metric, canary))
 
     def window_start(self, gate: Gate) -> float:
         start = self.now - gate.window_s
@@ -261,8 +265,9 @@ class _Context:
             why = self.metrics.reason.strip() or "metrics unavailable"
             return replace(base, state=GateState.STALE, reason=f"Metrics unavailable: {why}")
 
-        canary_all = self.series(gate, canary=True)
-        stable_all = self.series(gate, canary=False)
+        canary_raw = self.raw_series(gate, canary=True)
+        stable_raw = self.raw_series(gate, canary=False)
+        canary_all, stable_all = _finite(canary_raw), _finite(stable_raw)
 
         if gate.metric in GPU_METRICS:
             missing = [
@@ -279,12 +284,13 @@ class _Context:
                     reason=f"The {missing[0]}'s GPU series are missing.",
                 )
 
-        needed_series = [("canary", canary_all)] + (
-            [("stable", stable_all)] if needs_stable else []
+        needed_series = [("canary", canary_raw)] + (
+            [("stable", stable_raw)] if needs_stable else []
         )
         for role, pts in needed_series:
-            if pts and pts[-1][0] < self.now - 2 * self.scrape_s:
-                age = self.now - pts[-1][0]
+            newest = max((t for t, _ in pts if math.isfinite(t)), default=None)
+            if newest is not None and newest < self.now - 2 * self.scrape_s:
+                age = self.now - newest
                 return replace(
                     base,
                     state=GateState.STALE,
@@ -338,10 +344,10 @@ class _Context:
                 return replace(
                     base,
                     state=GateState.NO_DATA,
-                    n=int(served),
+                    n=round(served),
                     needed=gate.min_requests,
                     reason=(
-                        f"The canary served {int(served)} of {gate.min_requests} "
+                        f"The canary served {round(served)} of {gate.min_requests} "
                         "requests needed in the window."
                     ),
                 )
@@ -435,7 +441,7 @@ class _Context:
                 confidence=gate.confidence,
                 allowed_increase=gate.allowed_increase,
             )
-            base = replace(base, n=int(req_c))
+            base = replace(base, n=round(req_c))
             detail = (
                 f"{round(err_c)} errors in {round(req_c)} canary requests against "
                 f"{round(err_s)} in {round(req_s)} stable"

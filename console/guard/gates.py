@@ -36,6 +36,15 @@ The format (a config file's gate document, or the ``gates.yaml`` key of the
             query: 'avg(model_map{ {selector} })'
             op: ">="
             threshold: 36.0
+      vision-strict:
+        gates:
+          - name: p99-latency
+            kind: absolute
+            metric: latency_p99_ms
+            op: "<"
+            threshold: 30
+            critical: true         # one failed evaluation pauses
+            debounce: 2/3          # (non-critical gates: K of the last N failed)
 
 Every gate:
 
@@ -384,7 +393,7 @@ class _Parser:
             for key in keys:
                 if key in f:
                     raise self.error(
-                        f[key][0], f"{path}.{key}", f"does not apply to a {kind.value} gate"
+                        f[key][0], f"{path}.{key}", f"does not apply to {kind.value} gates"
                     )
 
         name = self.text(need("name"), path + ".name")
