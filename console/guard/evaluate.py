@@ -3,9 +3,10 @@
 Per gate, in this order (the first that applies decides):
 
 1. ERROR    the gate could not be judged (a bug, bad input); never raises.
-2. STALE    the metrics source is unavailable; the newest finite sample of a series the
-            gate needs is older than 2 x the scrape interval; or, for a GPU gate, one
-            version reports GPU series and the other does not.
+2. STALE    the metrics source is unavailable; the newest sample of a version the gate
+            needs (any of its series; a custom gate: its own series) is older than
+            2 x max(scrape interval, the series' sample spacing); or, for a GPU gate,
+            one version reports GPU series and the other does not.
             (Neither version reporting any GPU series: the gate does not apply, PASS.)
 3. INCONCLUSIVE "warming up, Ns left": within the gate's warm-up after the last weight
             change or new revision. Never a breach.
@@ -41,6 +42,7 @@ from console.guard import stats
 from console.guard.debounce import Debounce, pauses_in
 from console.guard.verdicts import (
     Aggregate,
+    Comparison,
     Gate,
     GateKind,
     GateResult,
@@ -124,6 +126,27 @@ def error_verdict(ref: RolloutRef, message: str, *, at: float, gate_set: str = "
     return Verdict(ref=ref, state=GateState.ERROR, gate_set=gate_set, at=at, error=message)
 
 
+def higher_is_worse(gate: Gate) -> bool:
+    """Which way the canary's figure gets worse: up for `<`/`<=` bounds and compared gates."""
+    if gate.kind is GateKind.COMPARED:
+        return True
+    return gate.comparison in (Comparison.LT, Comparison.LE)
+
+
+def worsened(gate: Gate, before: float, after: float, *, by: float = 0.10) -> bool:
+    """The canary's figure got at least `by` (10 %) worse than `before`.
+
+    After a human resumed what the guard paused, the guard pauses again on the same
+    gate only when this holds (the evidence annotation keeps `before`).
+    """
+    if not (math.isfinite(before) and math.isfinite(after)):
+        return False
+    margin = abs(before) * by
+    if higher_is_worse(gate):
+        return after >= before + margin and after > before
+    return after <= before - margin and after < before
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).replace("\n", " ").strip()
     text = text if len(text) <= 160 else text[:157] + "..."
@@ -150,6 +173,12 @@ def _debounced(
 
 def _finite(points: Points) -> Points:
     return tuple((t, v) for t, v in points if math.isfinite(t) and math.isfinite(v))
+
+
+def _spacing(points: Points) -> float:
+    """The typical (median) time between samples; 0 with fewer than two."""
+    gaps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0])
+    return gaps[len(gaps) // 2] if gaps else 0.0
 
 
 def _aggregate(points: Points, how: Aggregate) -> float:
@@ -223,6 +252,26 @@ class _Context:
     def metric_series(self, metric: Metric, canary: bool) -> Points:
         return _finite(self.raw_metric_series(metric, canary))
 
+    def freshness(self, gate: Gate, canary: bool) -> tuple[float | None, float]:
+        """(time of the version's newest sample, the gate series' sample spacing).
+
+        A built-in metric's freshness is the version's: a canary without traffic has
+        fresh request rates but no new latency samples, and that is NO_DATA, not a
+        stale source. A custom gate only has its own series.
+        """
+        own = self.raw_series(gate, canary)
+        if gate.kind is GateKind.CUSTOM:
+            every: list[Points] = [own]
+        else:
+            version = None
+            if self.metrics is not None:
+                version = self.metrics.canary if canary else self.metrics.stable
+            every = [s.points for s in version.series.values()] if version is not None else []
+        newest = max(
+            (t for points in every for t, _ in points[-1:] if math.isfinite(t)), default=None
+        )
+        return newest, _spacing(own)
+
     def window_start(self, gate: Gate) -> float:
         start = self.now - gate.window_s
         if self.changed_at is not None:
@@ -238,9 +287,7 @@ class _Context:
         if not rates:
             return None
         errors_pct = dict(self.clip(self.metric_series(Metric.ERROR_PCT, canary), start))
-        times = [t for t, _ in rates]
-        gaps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
-        typical = gaps[len(gaps) // 2] if gaps else self.scrape_s
+        typical = _spacing(rates) or self.scrape_s
         requests = errors = 0.0
         previous: float | None = None
         for t, rate in rates:
@@ -284,18 +331,15 @@ class _Context:
                     reason=f"The {missing[0]}'s GPU series are missing.",
                 )
 
-        needed_series = [("canary", canary_raw)] + (
-            [("stable", stable_raw)] if needs_stable else []
-        )
-        for role, pts in needed_series:
-            newest = max((t for t, _ in pts if math.isfinite(t)), default=None)
-            if newest is not None and newest < self.now - 2 * self.scrape_s:
-                age = self.now - newest
+        for role, is_canary in (("canary", True), ("stable", False))[: 2 if needs_stable else 1]:
+            newest, spacing = self.freshness(gate, is_canary)
+            limit = 2 * max(self.scrape_s, spacing)
+            if newest is not None and newest < self.now - limit:
                 return replace(
                     base,
                     state=GateState.STALE,
                     reason=(
-                        f"The newest {role} sample is {format_duration(age)} old "
+                        f"The newest {role} sample is {format_duration(self.now - newest)} old "
                         f"(scrape interval {format_duration(self.scrape_s)})."
                     ),
                 )

@@ -256,6 +256,8 @@ def _is_null(node: yaml.Node) -> bool:
 
 def _shown(value: Any) -> str:
     """Untrusted text in a message: quoted, escaped, short."""
+    if isinstance(value, _Unreadable):
+        return repr(value)
     text = repr(value) if isinstance(value, str) else repr(str(value))
     return text if len(text) <= 40 else text[:36] + "...'"
 
@@ -264,7 +266,19 @@ _SCALAR = yaml.constructor.SafeConstructor()
 
 
 def _scalar(node: yaml.Node) -> Any:
-    return _SCALAR.construct_object(node)
+    """The node's plain value; None when its tag is not plain data (e.g. !!python/...)."""
+    try:
+        return _SCALAR.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return _UNREADABLE
+
+
+class _Unreadable:
+    def __repr__(self) -> str:
+        return "a value with an unsupported YAML tag"
+
+
+_UNREADABLE = _Unreadable()
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -293,6 +307,14 @@ _GATE_KEYS = (
     "debounce",
     "description",
 )
+
+
+_HINTS = {
+    (GateKind.RELATIVE, "threshold"): " (give ratio or difference)",
+    (GateKind.COMPARED, "threshold"): " (give allowed_increase)",
+    (GateKind.COMPARED, "op"): " (they test for an increase over stable)",
+    (GateKind.CUSTOM, "metric"): " (give a PromQL query with {selector})",
+}
 
 
 class _Parser:
@@ -392,8 +414,9 @@ class _Parser:
         def forbid(*keys: str) -> None:
             for key in keys:
                 if key in f:
+                    hint = _HINTS.get((kind, key), "")
                     raise self.error(
-                        f[key][0], f"{path}.{key}", f"does not apply to {kind.value} gates"
+                        f[key][0], f"{path}.{key}", f"does not apply to {kind.value} gates{hint}"
                     )
 
         name = self.text(need("name"), path + ".name")

@@ -503,3 +503,46 @@ def test_error_verdict_for_a_gate_set_that_did_not_load() -> None:
     verdict = error_verdict(REF, "ConfigMap ml/rollout-console-gates, line 3: ...", at=NOW)
     assert (verdict.state, verdict.results, verdict.at) == (S.ERROR, (), NOW)
     assert verdict.error.startswith("ConfigMap ml/")
+
+
+def test_a_canary_whose_traffic_stopped_is_no_data_not_stale() -> None:
+    # Sources drop NaN: latency samples end when traffic stopped, but the request rate
+    # (0 req/s) is fresh, so the source is live and the canary simply has no data.
+    canary = {
+        Metric.LATENCY_P99: series([80.0] * 2, end=NOW - 240),
+        Metric.REQUEST_RATE: [0.0] * 20,
+    }
+    r = run(one(P99), metrics(canary, {})).results[0]
+    assert (r.state, r.n, r.needed) == (S.NO_DATA, 2, 3)
+
+
+def test_staleness_allows_for_a_coarser_query_step() -> None:
+    # One sample a minute (a long window's range query): 90 s old is not stale,
+    # 150 s is (2 x 60 s).
+    def spaced(end: float) -> Series:
+        return Series(tuple((end - 60.0 * i, 80.0) for i in reversed(range(5))))
+
+    assert run(one(P99), metrics({Metric.LATENCY_P99: spaced(NOW - 90)}, {})).state is S.FAIL
+    assert run(one(P99), metrics({Metric.LATENCY_P99: spaced(NOW - 150)}, {})).state is S.STALE
+
+
+def test_worsened_by_ten_percent_in_the_gates_direction() -> None:
+    from console.guard.evaluate import higher_is_worse, worsened
+
+    assert higher_is_worse(P99) and higher_is_worse(COMPARED)
+    assert worsened(P99, 100.0, 110.0)
+    assert not worsened(P99, 100.0, 109.9)
+    assert not worsened(P99, 100.0, 50.0)
+    assert worsened(P99, 0.0, 0.5) and not worsened(P99, 0.0, 0.0)
+    accuracy = Gate(
+        name="accuracy",
+        kind=GateKind.CUSTOM,
+        query="q{ {selector} }",
+        comparison=Comparison.GE,
+        threshold=36.0,
+    )
+    assert not higher_is_worse(accuracy)
+    assert worsened(accuracy, 35.0, 31.5) and not worsened(accuracy, 35.0, 32.0)
+    assert not worsened(accuracy, 35.0, 40.0)
+    assert not worsened(P99, math.nan, 500.0)
+    assert worsened(P99, 100.0, 105.0, by=0.05)

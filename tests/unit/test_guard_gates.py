@@ -342,6 +342,23 @@ def test_invalid_yaml_and_aliases() -> None:
     assert error.line is None and str(error).startswith(f"{CM}: is ")
 
 
+def test_yaml_tags_that_are_not_plain_data_are_errors() -> None:
+    error = _error(BASE.replace("threshold: 50", "threshold: !!python/object:os.system x"))
+    assert str(error) == (
+        f"{CM}, line 9: sets.ml.gates[0].threshold must be a number, "
+        "not a value with an unsupported YAML tag."
+    )
+    error = _error(BASE.replace("name: p99", "name: !custom p99"))
+    assert error.field == "sets.ml.gates[0].name"
+
+
+def test_fields_of_another_kind_say_what_to_use() -> None:
+    relative = BASE.replace("kind: absolute", "kind: relative")
+    assert str(_error(relative)).endswith(
+        "threshold does not apply to relative gates (give ratio or difference)."
+    )
+
+
 def test_untrusted_values_are_quoted_and_short_in_messages() -> None:
     error = _error(BASE.replace("threshold: 50", 'threshold: "\\e[31m' + "x" * 80 + '"'))
     text = str(error)
