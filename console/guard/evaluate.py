@@ -505,12 +505,19 @@ class _Context:
             )
         effect_text = f", {effect:.3g}x" if effect is not None else ""
         p_text = f", p = {p:.3g}" if p is not None else ""
+        level = f"{gate.confidence:.0%}"
         if state is GateState.INCONCLUSIVE:
-            verdict = "too few samples for the test to reach significance"
+            verdict = f"too few samples for the test to reach {level} confidence"
         elif state is GateState.FAIL:
-            verdict = f"significantly worse, beyond {gate.allowed_increase:g}x"
+            verdict = (
+                f"higher at {level} confidence and beyond the allowed {gate.allowed_increase:g}x"
+            )
+        elif p is not None and p < 1.0 - gate.confidence:
+            verdict = (
+                f"higher at {level} confidence but within the allowed {gate.allowed_increase:g}x"
+            )
         else:
-            verdict = "not significantly worse beyond the allowance"
+            verdict = f"not higher at {level} confidence"
         return replace(
             base,
             state=state,

@@ -24,6 +24,12 @@ from console.guard.verdicts import GateState
 StatResult = tuple[GateState, float | None, float | None]  # state, effect, p-value
 
 
+def preload() -> None:
+    """Import scipy.stats now (about a second, once): call it from a worker thread at
+    start so the first evaluation with a compared gate does not pay for it."""
+    import scipy.stats  # noqa: F401
+
+
 def _check_confidence(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence!r}")

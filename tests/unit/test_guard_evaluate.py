@@ -418,12 +418,23 @@ def test_compared_latency_runs_mann_whitney_on_the_window() -> None:
     assert r.p_value == pytest.approx(1 / 70)
     assert r.effect == pytest.approx(61.5 / 41.5)
     assert (r.canary, r.stable, r.n) == (61.5, 41.5, 4)
+    assert r.reason.endswith("higher at 98% confidence and beyond the allowed 1.1x.")
     within = metrics(
         {Metric.LATENCY_P99: [42.0, 43.0, 44.0, 45.0]},
         {Metric.LATENCY_P99: [40.0, 41.0, 42.0, 43.0]},
     )
     r = run(one(COMPARED), within).results[0]
     assert r.state is S.PASS and r.effect is not None and r.effect < 1.10
+    assert r.reason.endswith("not higher at 98% confidence.")
+    allowed = Gate(
+        name="p99-vs-stable",
+        kind=GateKind.COMPARED,
+        metric=Metric.LATENCY_P99,
+        allowed_increase=1.5,
+    )
+    r = run(one(allowed), data).results[0]
+    assert r.state is S.PASS
+    assert r.reason.endswith("higher at 98% confidence but within the allowed 1.5x.")
     three = metrics({Metric.LATENCY_P99: [90.0] * 3}, {Metric.LATENCY_P99: [40.0] * 3})
     r = run(one(COMPARED), three).results[0]
     assert r.state is S.INCONCLUSIVE and "too few samples" in r.reason
