@@ -3,17 +3,17 @@
 Per gate, in this order (the first that applies decides):
 
 1. ERROR    the gate could not be judged (a bug, bad input); never raises.
-2. STALE    the metrics source is unavailable; the newest sample of a version the gate
-            needs (any of its series; a custom gate: its own series) is older than
-            2 x max(scrape interval, the series' sample spacing); or, for a GPU gate,
-            one version reports GPU series and the other does not.
-            (Neither version reporting any GPU series: the gate does not apply, PASS.)
+2. STALE    the metrics source is unavailable; or the newest sample of a version the
+            gate needs (any of its series; a custom gate: its own series) is older
+            than 2 x max(scrape interval, the series' sample spacing).
 3. INCONCLUSIVE "warming up, Ns left": within the gate's warm-up after the last weight
-            change or new revision. Never a breach.
-4. NO_DATA  fewer than `min_points` finite samples in the window (each version the gate
+            change or new revision (new pods may not report yet). Never a breach.
+4. STALE    a GPU gate where one version reports GPU series and the other does not.
+            (Neither version reporting any: the gate does not apply, PASS.)
+5. NO_DATA  fewer than `min_points` finite samples in the window (each version the gate
             needs), or fewer than `min_requests` canary requests. `n`/`needed` say how
             many. Never a failure.
-5. the judgement: absolute and custom gates compare the canary's figure with the
+6. the judgement: absolute and custom gates compare the canary's figure with the
             threshold; relative gates the canary/stable ratio or difference; compared
             gates run stats.mann_whitney, or stats.error_counts for `error_pct`.
 
@@ -316,21 +316,6 @@ class _Context:
         stable_raw = self.raw_series(gate, canary=False)
         canary_all, stable_all = _finite(canary_raw), _finite(stable_raw)
 
-        if gate.metric in GPU_METRICS:
-            missing = [
-                role
-                for role, pts in (("canary", canary_all), ("stable", stable_all))
-                if not pts and (role == "canary" or needs_stable)
-            ]
-            if not canary_all and not stable_all:
-                return replace(base, reason="Does not apply: neither version reports GPU metrics.")
-            if missing:
-                return replace(
-                    base,
-                    state=GateState.STALE,
-                    reason=f"The {missing[0]}'s GPU series are missing.",
-                )
-
         for role, is_canary in (("canary", True), ("stable", False))[: 2 if needs_stable else 1]:
             newest, spacing = self.freshness(gate, is_canary)
             limit = 2 * max(self.scrape_s, spacing)
@@ -361,6 +346,21 @@ class _Context:
                     stable=_aggregate(shown_s, gate.aggregate) if shown_s else None,
                     n=len(shown_c),
                     reason=f"warming up, {math.ceil(min(left, gate.warmup_s))}s left",
+                )
+
+        if gate.metric in GPU_METRICS:
+            missing = [
+                role
+                for role, pts in (("canary", canary_all), ("stable", stable_all))
+                if not pts and (role == "canary" or needs_stable)
+            ]
+            if not canary_all and not stable_all:
+                return replace(base, reason="Does not apply: neither version reports GPU metrics.")
+            if missing:
+                return replace(
+                    base,
+                    state=GateState.STALE,
+                    reason=f"The {missing[0]}'s GPU series are missing.",
                 )
 
         if len(canary) < gate.min_points:

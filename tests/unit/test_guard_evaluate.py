@@ -557,3 +557,10 @@ def test_worsened_by_ten_percent_in_the_gates_direction() -> None:
     assert not worsened(accuracy, 35.0, 40.0)
     assert not worsened(P99, math.nan, 500.0)
     assert worsened(P99, 100.0, 105.0, by=0.05)
+
+
+def test_missing_canary_gpu_series_during_warm_up_is_warming_up() -> None:
+    gpu = BUILTIN.gates[2]
+    stable_only = metrics({Metric.REQUEST_RATE: [1.0] * 10}, {Metric.GPU_MEMORY: [4.0] * 10})
+    r = run(one(gpu), stable_only, changed_at=NOW - 10).results[0]
+    assert (r.state, r.reason) == (S.INCONCLUSIVE, "warming up, 50s left")
