@@ -42,7 +42,6 @@ from console.guard import stats
 from console.guard.debounce import Debounce, pauses_in
 from console.guard.verdicts import (
     Aggregate,
-    Comparison,
     Gate,
     GateKind,
     GateResult,
@@ -124,27 +123,6 @@ def evaluate(
 def error_verdict(ref: RolloutRef, message: str, *, at: float, gate_set: str = "") -> Verdict:
     """ERROR without gate results: e.g. the gate set did not load (GateConfigError text)."""
     return Verdict(ref=ref, state=GateState.ERROR, gate_set=gate_set, at=at, error=message)
-
-
-def higher_is_worse(gate: Gate) -> bool:
-    """Which way the canary's figure gets worse: up for `<`/`<=` bounds and compared gates."""
-    if gate.kind is GateKind.COMPARED:
-        return True
-    return gate.comparison in (Comparison.LT, Comparison.LE)
-
-
-def worsened(gate: Gate, before: float, after: float, *, by: float = 0.10) -> bool:
-    """The canary's figure got at least `by` (10 %) worse than `before`.
-
-    After a human resumed what the guard paused, the guard pauses again on the same
-    gate only when this holds (the evidence annotation keeps `before`).
-    """
-    if not (math.isfinite(before) and math.isfinite(after)):
-        return False
-    margin = abs(before) * by
-    if higher_is_worse(gate):
-        return after >= before + margin and after > before
-    return after <= before - margin and after < before
 
 
 def _describe(exc: BaseException) -> str:

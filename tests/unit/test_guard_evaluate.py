@@ -537,28 +537,6 @@ def test_staleness_allows_for_a_coarser_query_step() -> None:
     assert run(one(P99), metrics({Metric.LATENCY_P99: spaced(NOW - 150)}, {})).state is S.STALE
 
 
-def test_worsened_by_ten_percent_in_the_gates_direction() -> None:
-    from console.guard.evaluate import higher_is_worse, worsened
-
-    assert higher_is_worse(P99) and higher_is_worse(COMPARED)
-    assert worsened(P99, 100.0, 110.0)
-    assert not worsened(P99, 100.0, 109.9)
-    assert not worsened(P99, 100.0, 50.0)
-    assert worsened(P99, 0.0, 0.5) and not worsened(P99, 0.0, 0.0)
-    accuracy = Gate(
-        name="accuracy",
-        kind=GateKind.CUSTOM,
-        query="q{ {selector} }",
-        comparison=Comparison.GE,
-        threshold=36.0,
-    )
-    assert not higher_is_worse(accuracy)
-    assert worsened(accuracy, 35.0, 31.5) and not worsened(accuracy, 35.0, 32.0)
-    assert not worsened(accuracy, 35.0, 40.0)
-    assert not worsened(P99, math.nan, 500.0)
-    assert worsened(P99, 100.0, 105.0, by=0.05)
-
-
 def test_missing_canary_gpu_series_during_warm_up_is_warming_up() -> None:
     gpu = BUILTIN.gates[2]
     stable_only = metrics({Metric.REQUEST_RATE: [1.0] * 10}, {Metric.GPU_MEMORY: [4.0] * 10})
