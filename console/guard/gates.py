@@ -262,13 +262,11 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:36] + "...'"
 
 
-_SCALAR = yaml.constructor.SafeConstructor()
-
-
 def _scalar(node: yaml.Node) -> Any:
-    """The node's plain value; None when its tag is not plain data (e.g. !!python/...)."""
+    """The node's plain value; _UNREADABLE when its tag is not plain data (!!python/...)."""
     try:
-        return _SCALAR.construct_object(node)
+        # A constructor keeps state while it works: one per call, so threads can parse.
+        return yaml.constructor.SafeConstructor().construct_object(node)
     except (yaml.YAMLError, ValueError, TypeError):
         return _UNREADABLE
 
@@ -514,7 +512,11 @@ class _Parser:
         value = self.raw(node, path, "one of " + ", ".join(options))
         if not isinstance(value, str) or value not in options:
             known = ", ".join(k for k in options if k.isascii())
-            raise self.error(node, path, f"must be one of {known}, not {_shown(value)}")
+            hint = ""
+            if options is _OPS and value in ("", None):
+                # `op: >` is YAML's folded-text marker, not a greater-than sign.
+                hint = ' (quote it: op: ">")'
+            raise self.error(node, path, f"must be one of {known}, not {_shown(value)}{hint}")
         return options[value]
 
     def number(self, node: yaml.Node, path: str, *, positive: bool = False) -> float:

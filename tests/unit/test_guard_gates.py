@@ -352,6 +352,20 @@ def test_yaml_tags_that_are_not_plain_data_are_errors() -> None:
     assert error.field == "sets.ml.gates[0].name"
 
 
+def test_an_unquoted_greater_than_sign_gets_a_hint() -> None:
+    error = _error(BASE.replace('op: "<"', "op: >"))
+    assert error.field == "sets.ml.gates[0].op"
+    assert str(error).endswith(""", not '' (quote it: op: ">").""")
+
+
+def test_parsing_from_several_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: parse_gate_sets(BASE, CM), range(40)))
+    assert all(r == results[0] for r in results)
+
+
 def test_fields_of_another_kind_say_what_to_use() -> None:
     relative = BASE.replace("kind: absolute", "kind: relative")
     assert str(_error(relative)).endswith(
