@@ -3,16 +3,17 @@
 Per gate, in this order (the first that applies decides):
 
 1. ERROR    the gate could not be judged (a bug, bad input); never raises.
-2. STALE    the metrics source is unavailable; the newest finite sample of a series the
-            gate needs is older than 2 x the scrape interval; or, for a GPU gate, one
-            version reports GPU series and the other does not.
-            (Neither version reporting any GPU series: the gate does not apply, PASS.)
+2. STALE    the metrics source is unavailable; or the newest sample of a version the
+            gate needs (any of its series; a custom gate: its own series) is older
+            than 2 x max(scrape interval, the series' sample spacing).
 3. INCONCLUSIVE "warming up, Ns left": within the gate's warm-up after the last weight
-            change or new revision. Never a breach.
-4. NO_DATA  fewer than `min_points` finite samples in the window (each version the gate
+            change or new revision (new pods may not report yet). Never a breach.
+4. STALE    a GPU gate where one version reports GPU series and the other does not.
+            (Neither version reporting any: the gate does not apply, PASS.)
+5. NO_DATA  fewer than `min_points` finite samples in the window (each version the gate
             needs), or fewer than `min_requests` canary requests. `n`/`needed` say how
             many. Never a failure.
-5. the judgement: absolute and custom gates compare the canary's figure with the
+6. the judgement: absolute and custom gates compare the canary's figure with the
             threshold; relative gates the canary/stable ratio or difference; compared
             gates run stats.mann_whitney, or stats.error_counts for `error_pct`.
 
@@ -152,6 +153,12 @@ def _finite(points: Points) -> Points:
     return tuple((t, v) for t, v in points if math.isfinite(t) and math.isfinite(v))
 
 
+def _spacing(points: Points) -> float:
+    """The typical (median) time between samples; 0 with fewer than two."""
+    gaps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0])
+    return gaps[len(gaps) // 2] if gaps else 0.0
+
+
 def _aggregate(points: Points, how: Aggregate) -> float:
     values = [v for _, v in points]
     if how is Aggregate.LATEST:
@@ -202,22 +209,46 @@ class _Context:
 
     # -- data
 
-    def series(self, gate: Gate, canary: bool) -> Points:
+    def raw_series(self, gate: Gate, canary: bool) -> Points:
+        """Every sample, NaN included: a fresh NaN says the source is up to date."""
         if gate.kind is GateKind.CUSTOM:
             pair = self.custom.get(gate.name)
             if pair is None:
                 return ()
-            return _finite(pair[0 if canary else 1].points)
+            return pair[0 if canary else 1].points
         assert gate.metric is not None
-        return self.metric_series(gate.metric, canary)
+        return self.raw_metric_series(gate.metric, canary)
 
-    def metric_series(self, metric: Metric, canary: bool) -> Points:
+    def raw_metric_series(self, metric: Metric, canary: bool) -> Points:
         if self.metrics is None:
             return ()
         version = self.metrics.canary if canary else self.metrics.stable
         if version is None:
             return ()
-        return _finite(version.get(metric).points)
+        return version.get(metric).points
+
+    def metric_series(self, metric: Metric, canary: bool) -> Points:
+        return _finite(self.raw_metric_series(metric, canary))
+
+    def freshness(self, gate: Gate, canary: bool) -> tuple[float | None, float]:
+        """(time of the version's newest sample, the gate series' sample spacing).
+
+        A built-in metric's freshness is the version's: a canary without traffic has
+        fresh request rates but no new latency samples, and that is NO_DATA, not a
+        stale source. A custom gate only has its own series.
+        """
+        own = self.raw_series(gate, canary)
+        if gate.kind is GateKind.CUSTOM:
+            every: list[Points] = [own]
+        else:
+            version = None
+            if self.metrics is not None:
+                version = self.metrics.canary if canary else self.metrics.stable
+            every = [s.points for s in version.series.values()] if version is not None else []
+        newest = max(
+            (t for points in every for t, _ in points[-1:] if math.isfinite(t)), default=None
+        )
+        return newest, _spacing(own)
 
     def window_start(self, gate: Gate) -> float:
         start = self.now - gate.window_s
@@ -234,9 +265,7 @@ class _Context:
         if not rates:
             return None
         errors_pct = dict(self.clip(self.metric_series(Metric.ERROR_PCT, canary), start))
-        times = [t for t, _ in rates]
-        gaps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
-        typical = gaps[len(gaps) // 2] if gaps else self.scrape_s
+        typical = _spacing(rates) or self.scrape_s
         requests = errors = 0.0
         previous: float | None = None
         for t, rate in rates:
@@ -261,35 +290,19 @@ class _Context:
             why = self.metrics.reason.strip() or "metrics unavailable"
             return replace(base, state=GateState.STALE, reason=f"Metrics unavailable: {why}")
 
-        canary_all = self.series(gate, canary=True)
-        stable_all = self.series(gate, canary=False)
+        canary_raw = self.raw_series(gate, canary=True)
+        stable_raw = self.raw_series(gate, canary=False)
+        canary_all, stable_all = _finite(canary_raw), _finite(stable_raw)
 
-        if gate.metric in GPU_METRICS:
-            missing = [
-                role
-                for role, pts in (("canary", canary_all), ("stable", stable_all))
-                if not pts and (role == "canary" or needs_stable)
-            ]
-            if not canary_all and not stable_all:
-                return replace(base, reason="Does not apply: neither version reports GPU metrics.")
-            if missing:
-                return replace(
-                    base,
-                    state=GateState.STALE,
-                    reason=f"The {missing[0]}'s GPU series are missing.",
-                )
-
-        needed_series = [("canary", canary_all)] + (
-            [("stable", stable_all)] if needs_stable else []
-        )
-        for role, pts in needed_series:
-            if pts and pts[-1][0] < self.now - 2 * self.scrape_s:
-                age = self.now - pts[-1][0]
+        for role, is_canary in (("canary", True), ("stable", False))[: 2 if needs_stable else 1]:
+            newest, spacing = self.freshness(gate, is_canary)
+            limit = 2 * max(self.scrape_s, spacing)
+            if newest is not None and newest < self.now - limit:
                 return replace(
                     base,
                     state=GateState.STALE,
                     reason=(
-                        f"The newest {role} sample is {format_duration(age)} old "
+                        f"The newest {role} sample is {format_duration(self.now - newest)} old "
                         f"(scrape interval {format_duration(self.scrape_s)})."
                     ),
                 )
@@ -311,6 +324,21 @@ class _Context:
                     stable=_aggregate(shown_s, gate.aggregate) if shown_s else None,
                     n=len(shown_c),
                     reason=f"warming up, {math.ceil(min(left, gate.warmup_s))}s left",
+                )
+
+        if gate.metric in GPU_METRICS:
+            missing = [
+                role
+                for role, pts in (("canary", canary_all), ("stable", stable_all))
+                if not pts and (role == "canary" or needs_stable)
+            ]
+            if not canary_all and not stable_all:
+                return replace(base, reason="Does not apply: neither version reports GPU metrics.")
+            if missing:
+                return replace(
+                    base,
+                    state=GateState.STALE,
+                    reason=f"The {missing[0]}'s GPU series are missing.",
                 )
 
         if len(canary) < gate.min_points:
@@ -338,10 +366,10 @@ class _Context:
                 return replace(
                     base,
                     state=GateState.NO_DATA,
-                    n=int(served),
+                    n=round(served),
                     needed=gate.min_requests,
                     reason=(
-                        f"The canary served {int(served)} of {gate.min_requests} "
+                        f"The canary served {round(served)} of {gate.min_requests} "
                         "requests needed in the window."
                     ),
                 )
@@ -435,7 +463,7 @@ class _Context:
                 confidence=gate.confidence,
                 allowed_increase=gate.allowed_increase,
             )
-            base = replace(base, n=int(req_c))
+            base = replace(base, n=round(req_c))
             detail = (
                 f"{round(err_c)} errors in {round(req_c)} canary requests against "
                 f"{round(err_s)} in {round(req_s)} stable"
@@ -455,12 +483,19 @@ class _Context:
             )
         effect_text = f", {effect:.3g}x" if effect is not None else ""
         p_text = f", p = {p:.3g}" if p is not None else ""
+        level = f"{gate.confidence:.0%}"
         if state is GateState.INCONCLUSIVE:
-            verdict = "too few samples for the test to reach significance"
+            verdict = f"too few samples for the test to reach {level} confidence"
         elif state is GateState.FAIL:
-            verdict = f"significantly worse, beyond {gate.allowed_increase:g}x"
+            verdict = (
+                f"higher at {level} confidence and beyond the allowed {gate.allowed_increase:g}x"
+            )
+        elif p is not None and p < 1.0 - gate.confidence:
+            verdict = (
+                f"higher at {level} confidence but within the allowed {gate.allowed_increase:g}x"
+            )
         else:
-            verdict = "not significantly worse beyond the allowance"
+            verdict = f"not higher at {level} confidence"
         return replace(
             base,
             state=state,

@@ -36,6 +36,15 @@ The format (a config file's gate document, or the ``gates.yaml`` key of the
             query: 'avg(model_map{ {selector} })'
             op: ">="
             threshold: 36.0
+      vision-strict:
+        gates:
+          - name: p99-latency
+            kind: absolute
+            metric: latency_p99_ms
+            op: "<"
+            threshold: 30
+            critical: true         # one failed evaluation pauses
+            debounce: 2/3          # (non-critical gates: K of the last N failed)
 
 Every gate:
 
@@ -247,15 +256,27 @@ def _is_null(node: yaml.Node) -> bool:
 
 def _shown(value: Any) -> str:
     """Untrusted text in a message: quoted, escaped, short."""
+    if isinstance(value, _Unreadable):
+        return repr(value)
     text = repr(value) if isinstance(value, str) else repr(str(value))
     return text if len(text) <= 40 else text[:36] + "...'"
 
 
-_SCALAR = yaml.constructor.SafeConstructor()
-
-
 def _scalar(node: yaml.Node) -> Any:
-    return _SCALAR.construct_object(node)
+    """The node's plain value; _UNREADABLE when its tag is not plain data (!!python/...)."""
+    try:
+        # A constructor keeps state while it works: one per call, so threads can parse.
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return _UNREADABLE
+
+
+class _Unreadable:
+    def __repr__(self) -> str:
+        return "a value with an unsupported YAML tag"
+
+
+_UNREADABLE = _Unreadable()
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -284,6 +305,14 @@ _GATE_KEYS = (
     "debounce",
     "description",
 )
+
+
+_HINTS = {
+    (GateKind.RELATIVE, "threshold"): " (give ratio or difference)",
+    (GateKind.COMPARED, "threshold"): " (give allowed_increase)",
+    (GateKind.COMPARED, "op"): " (they test for an increase over stable)",
+    (GateKind.CUSTOM, "metric"): " (give a PromQL query with {selector})",
+}
 
 
 class _Parser:
@@ -383,8 +412,9 @@ class _Parser:
         def forbid(*keys: str) -> None:
             for key in keys:
                 if key in f:
+                    hint = _HINTS.get((kind, key), "")
                     raise self.error(
-                        f[key][0], f"{path}.{key}", f"does not apply to a {kind.value} gate"
+                        f[key][0], f"{path}.{key}", f"does not apply to {kind.value} gates{hint}"
                     )
 
         name = self.text(need("name"), path + ".name")
@@ -482,7 +512,11 @@ class _Parser:
         value = self.raw(node, path, "one of " + ", ".join(options))
         if not isinstance(value, str) or value not in options:
             known = ", ".join(k for k in options if k.isascii())
-            raise self.error(node, path, f"must be one of {known}, not {_shown(value)}")
+            hint = ""
+            if options is _OPS and value in ("", None):
+                # `op: >` is YAML's folded-text marker, not a greater-than sign.
+                hint = ' (quote it: op: ">")'
+            raise self.error(node, path, f"must be one of {known}, not {_shown(value)}{hint}")
         return options[value]
 
     def number(self, node: yaml.Node, path: str, *, positive: bool = False) -> float:

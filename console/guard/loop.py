@@ -56,6 +56,7 @@ from console.guard.verdicts import (
     Verdict,
 )
 from console.model import (
+    ANNOTATION_PREFIX,
     Action,
     ConsoleError,
     Metric,
@@ -75,6 +76,10 @@ DEFAULT_SCRAPE_INTERVAL_S = 15.0
 #: at least this much worse than the evidence of the first pause.
 WORSE_BY = 0.10
 PROGRESS = GUARD_PROGRESS
+#: Which canary the guard's pause/ack records are about: a new canary (a new
+#: revision, or none left) makes them history, so they never shield a new release.
+REVISION_ANNOTATION = ANNOTATION_PREFIX + "guard-revision"
+RECORDS = (PAUSED_AT, EVIDENCE, ACK_BY, ACK_AT, REVISION_ANNOTATION)
 MESH = frozenset({ProviderKind.ISTIO, ProviderKind.GATEWAY})
 #: A pause that failed (API error, or it did not take effect) is tried again this often;
 #: every evaluation would write an Event per interval.
@@ -238,6 +243,14 @@ def reread(backend: RolloutsBackend, ref: RolloutRef) -> Rollout | None:
     return None
 
 
+def revision_text(r: Rollout) -> str:
+    """The canary's identity for the guard-revision record: revision/pod hash/label."""
+    c = r.canary
+    if c is None:
+        return ""
+    return clean("/".join(x for x in (c.revision, c.pod_hash, c.label) if x), 200)
+
+
 def _epoch(r: Rollout) -> tuple[object, ...]:
     return (r.set_weight, *_revision(r))
 
@@ -272,6 +285,7 @@ class Guard:
         self.window_s = window_s
         self.debounce = Debounce()
         self._tracks: dict[str, _Track] = {}
+        self._queries: dict[tuple[str, Metric, float], str] = {}
         #: The last report, for the TUI and the headless status.
         self.last: GuardReport | None = None
 
@@ -288,6 +302,16 @@ class Guard:
         now = self.clock()
         leader = self._leader()
         steps = [_Step(r) for r in rollouts if r.canary is not None]
+        if leader:
+            for r in rollouts:
+                if r.canary is None and r.annotation(PAUSED_AT) is not None:
+                    self._forget_records(r)  # promoted or undone: the records are history
+        prefetch = getattr(self.resolver, "prefetch", None)
+        if prefetch is not None:
+            try:
+                prefetch([s.rollout for s in steps])
+            except Exception:  # each rollout's own lookup says what is wrong
+                log.exception("gate sets prefetch failed")
         for step in steps:
             try:
                 step.gate_set = self.resolver.for_rollout(step.rollout)
@@ -370,13 +394,12 @@ class Guard:
 
     def _forget_records(self, r: Rollout) -> None:
         """A new canary revision: the guard's pause/ack records were about the old one."""
-        keys = (PAUSED_AT, EVIDENCE, ACK_BY, ACK_AT)
-        if not any(r.annotation(k) is not None for k in keys):
+        if not any(r.annotation(k) is not None for k in RECORDS):
             return
         if self.dry_run or not self._leader() or self.backend.read_only:
             return
         try:
-            self.backend.annotate(r.ref, dict.fromkeys(keys))
+            self.backend.annotate(r.ref, dict.fromkeys(RECORDS))
         except ConsoleError as exc:
             log.warning("could not clear the guard records of %s: %s", r.ref.short, exc)
 
@@ -477,6 +500,15 @@ class Guard:
         metric = result.gate.metric
         if metric is None:
             return ""
+        key = (namespace, metric, step_s)
+        cached = self._queries.get(key)
+        if cached is None:
+            if len(self._queries) > 4096:  # namespaces come and go
+                self._queries.clear()
+            cached = self._queries[key] = self._build_promql(metric, namespace, step_s)
+        return cached
+
+    def _build_promql(self, metric: Metric, namespace: str, step_s: float) -> str:
         try:
             from console.metrics.profiles import gpu_queries, requests_queries
 
@@ -523,6 +555,13 @@ class Guard:
         acting = leader and not self.dry_run and not self.backend.read_only
         paused_at = parse_rfc3339(r.annotation(PAUSED_AT))
         acknowledged = r.annotation(ACK_AT) is not None
+        evidence_text_ = r.annotation(EVIDENCE)
+        about = r.annotation(REVISION_ANNOTATION)
+        if paused_at is not None and about is not None and about != revision_text(r):
+            # Records of an earlier canary: they neither acknowledge nor shield this one.
+            if acting:
+                self._forget_records(r)
+            paused_at, acknowledged, evidence_text_ = None, False, None
         if paused_at is not None and not r.paused and not acknowledged and acting:
             out.append(self._acknowledge(r, paused_at, now))
             acknowledged = True
@@ -530,7 +569,7 @@ class Guard:
             self.debounce.reset(r.ref.key)
         breached = verdict.breached
         if breached and acknowledged:
-            evidence = parse_evidence(r.annotation(EVIDENCE))
+            evidence = parse_evidence(evidence_text_)
             breached = tuple(
                 b
                 for b in breached
@@ -611,6 +650,7 @@ class Guard:
                 {
                     PAUSED_AT: rfc3339(now),
                     EVIDENCE: evidence_json(breached),
+                    REVISION_ANNOTATION: revision_text(r),
                     ACK_BY: None,
                     ACK_AT: None,
                 },

@@ -12,6 +12,11 @@ judge like Kayenta's Mann-Whitney classifier:
   at all, however different they were (see each function for the rule).
 
 Neither returns NO_DATA: an empty sample is the caller's NO_DATA.
+
+Caveat, as with Kayenta: the samples are a range query's points, and neighbouring
+points share most of their rate window, so they are not independent and p-values
+are optimistic. That is why a FAIL also needs the effect beyond the allowance, and
+why non-critical gates are debounced (K of N evaluations).
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ from collections.abc import Sequence
 from console.guard.verdicts import GateState
 
 StatResult = tuple[GateState, float | None, float | None]  # state, effect, p-value
+
+
+def preload() -> None:
+    """Import scipy.stats now (about a second, once): call it from a worker thread at
+    start so the first evaluation with a compared gate does not pay for it."""
+    import scipy.stats  # noqa: F401
 
 
 def _check_confidence(confidence: float) -> float:

@@ -17,7 +17,7 @@ from console.guard.gates import (
     GateConfigError,
     StaticResolver,
 )
-from console.guard.loop import Guard, GuardReport, got_worse
+from console.guard.loop import REVISION_ANNOTATION, Guard, GuardReport, got_worse, revision_text
 from console.guard.verdicts import (
     Comparison,
     DecisionKind,
@@ -189,3 +189,27 @@ def test_custom_gates_need_prometheus() -> None:
     report = guard.evaluate(backend.list())
     assert {v.state for v in report.verdicts.values()} == {GateState.ERROR}
     assert {v.error for v in report.verdicts.values()} == {"custom gates need Prometheus"}
+
+
+def test_records_of_an_earlier_canary_never_shield_a_new_one() -> None:
+    backend, metrics, clock = _demo()
+    guard = Guard(backend, metrics, StaticResolver(), clock=clock.now)
+    _run(guard, backend, clock, 3)
+    r = _get(backend, YOLO)
+    assert r.paused and r.annotation(REVISION_ANNOTATION) == revision_text(r)
+    # A human resumes and the guard acknowledges; then the records are made to look
+    # like an earlier canary's (as after a new image): the same gates pause it again.
+    backend.act(YOLO, Action.RESUME)
+    _run(guard, backend, clock, 1)
+    assert _get(backend, YOLO).annotation(ACK_BY) == "operator"
+    backend.annotate(YOLO, {REVISION_ANNOTATION: "1/oldhash/v1"})
+    again: list[GuardReport] = []
+    for _ in range(8):
+        again += _run(guard, backend, clock, 1)
+        if _get(backend, YOLO).paused:
+            break
+    assert [k for k, _ in _decisions(again, YOLO)] == [DecisionKind.PAUSED]
+    # Undo removes the canary: the records are history and go away.
+    backend.act(YOLO, Action.UNDO)
+    _run(guard, backend, clock, 1)
+    assert _get(backend, YOLO).annotations == ()
