@@ -63,14 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only", action="store_true", help="no action keys at all; actions are refused"
     )
     parser.add_argument("--theme", default="rollout-dark", help="rollout-dark|light|high-contrast")
-    guard = parser.add_mutually_exclusive_group()
-    guard.add_argument(
+    guard_flags = parser.add_mutually_exclusive_group()
+    guard_flags.add_argument(
         "--guard",
         action="store_true",
         help="run the guard loop in this console (the demo does by default); it takes the "
         "same Lease as an in-cluster guard, so it never acts beside one",
     )
-    guard.add_argument("--no-guard", action="store_true", help="demo: do not run the guard")
+    guard_flags.add_argument("--no-guard", action="store_true", help="demo: do not run the guard")
     _add_cluster_args(parser)
     _add_metrics_args(parser)
 

@@ -77,13 +77,16 @@ def make_guard(
         # Someone else's guard: show whether it holds each cluster's Lease.
         return GuardWiring(statuses=lambda: guard_statuses(backend))
 
-    from console.guard.gates import StaticResolver
-    from console.guard.lease import DEFAULT_NAMESPACE, LeaseElector, env_identity
+    from console.guard.lease import LeaseElector, default_namespace, env_identity
     from console.guard.loop import Guard
+    from console.guard.sources import make_resolver
+
+    # The config file's gates and each namespace's ConfigMap, as the in-cluster guard.
+    resolver = make_resolver(backend, None, args.config)
 
     clusters = getattr(backend, "clusters", {})
     first = next(iter(clusters.values()))
-    elector = LeaseElector(first.client, DEFAULT_NAMESPACE, env_identity(), dry_run=read_only)
+    elector = LeaseElector(first.client, default_namespace(), env_identity(), dry_run=read_only)
     wiring = GuardWiring()
     elector.start(wiring.stop)
 
@@ -96,9 +99,7 @@ def make_guard(
             cluster=first.name,
         )
 
-    wiring.guard = Guard(
-        backend, metrics, StaticResolver(), dry_run=read_only, is_leader=elector.is_leader
-    )
+    wiring.guard = Guard(backend, metrics, resolver, dry_run=read_only, is_leader=elector.is_leader)
     wiring.every_s = 30.0
     wiring.status = status
     return wiring
