@@ -75,10 +75,12 @@ class RolloutConsoleApp(App[int]):
         guard_every_s: float = 5.0,
         guard_status: Callable[[], GuardStatus] | None = None,
         guard_statuses: Callable[[], list[GuardStatus]] | None = None,
+        guard_clock: Callable[[], float] | None = None,
     ) -> None:
         """`guard`: the guard loop run inside this console (`--guard`, the demo);
         `guard_status()`: its Lease state after each evaluation; `guard_statuses()`:
-        in-cluster guards' Leases, read every GUARD_STATUS_S (blocking: a worker)."""
+        in-cluster guards' Leases, read every GUARD_STATUS_S (blocking: a worker);
+        `guard_clock`: the clock of the guard's times (the demo's simulated clock)."""
         super().__init__()
         self.backend = backend
         self.metrics_source = metrics
@@ -93,6 +95,8 @@ class RolloutConsoleApp(App[int]):
         self._start_workers = start_workers
         self._drawn_version = -1
         self.guard = guard
+        #: Now, on the clock the guard's times are on: ages of verdicts and decisions.
+        self.guard_now: Callable[[], float] = guard_clock or clock
         self.guard_every_s = guard_every_s
         self._guard_status = guard_status
         self._guard_statuses = guard_statuses

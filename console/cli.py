@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         guard_every_s=wiring.every_s,
         guard_status=wiring.status,
         guard_statuses=wiring.statuses,
+        guard_clock=wiring.clock,
     )
     try:
         app.run()

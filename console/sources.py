@@ -51,6 +51,7 @@ class GuardWiring:
     every_s: float = 5.0
     status: Callable[[], GuardStatus] | None = None
     statuses: Callable[[], list[GuardStatus]] | None = None
+    clock: Callable[[], float] | None = None  # the guard's clock, when not wall time
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -69,7 +70,8 @@ def make_guard(
 
         assert isinstance(backend, DemoBackend) and isinstance(metrics, DemoMetrics)
         clock = backend.cluster.clock.now
-        return GuardWiring(guard=demo_guard(backend, metrics, clock, dry_run=read_only))
+        guard = demo_guard(backend, metrics, clock, dry_run=read_only)
+        return GuardWiring(guard=guard, clock=clock)
 
     from console.guard.lease import guard_statuses
 

@@ -205,7 +205,7 @@ class GatesPanel(Widget):
             why = (
                 "no verdict yet (the guard evaluates rollouts with a canary)"
                 if self._enabled
-                else "no guard runs in this console (--guard starts one)"
+                else "no guard runs in this console (--guard runs one)"
             )
             lines.append(Text.assemble(("gates ", Style(bold=True)), (why, muted)))
         else:

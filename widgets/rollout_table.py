@@ -44,7 +44,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 # Below this many columns the table drops to a compact layout, so that at 80x24
 # every column fits without horizontal scrolling for typical names.
-NARROW_BELOW = 100
+NARROW_BELOW = 115
 _NARROW_NAMESPACE = 9
 
 #: Narrow, the verdict column is as wide as its symbols; the header is one too.

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
+from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.model import (
     Metric,
     MetricsState,
@@ -105,6 +106,7 @@ class RolloutDetailScreen(ActionScreen):
             pause_remaining_s=rollout.pause_remaining_s,
             paused=rollout.paused,
             aborted=rollout.aborted,
+            paused_by="the guard" if rollout.annotation(PAUSED_AT_ANNOTATION) else "operator",
         )
         self._update("#versions", versions_text(rollout))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
@@ -160,10 +162,10 @@ class RolloutDetailScreen(ActionScreen):
         decisions = store.decisions_for(self.key)
         self.query_one(GatesPanel).show(
             store.verdicts.get(self.key),
-            now=now,
+            now=self.app.guard_now(),  # type: ignore[attr-defined]
             decision=decisions[-1] if decisions else None,
             extra=analysis_lines(rollout),
-            enabled=bool(store.guard),
+            enabled=self.app.guard is not None,  # type: ignore[attr-defined]
         )
 
     def draw_log(self) -> None:

@@ -28,13 +28,15 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
             f"STALE{where} {format_duration(now - state.since)}: {state.message}",
             style="bold reverse",
         )
-    for status in app.store.guard.values():
-        text.append("  ·  ")
-        text.append_text(guard_text(status, now))
     notices = len(app.store.all_notices)
     if notices:
         text.append("  ·  ")
         text.append(f"⚠ {notices} notice{'s' if notices > 1 else ''} (? lists them)", style="bold")
+    # Last: at 80 columns the guard's age may be cut, a notice count must not be.
+    guard_now = app.guard_now()
+    for status in app.store.guard.values():
+        text.append("  ·  ")
+        text.append_text(guard_text(status, guard_now))
     return text
 
 
@@ -43,8 +45,8 @@ def guard_text(status: GuardStatus, now: float) -> Text:
     Lease, and how old its last evaluation is."""
     where = f" {status.cluster}" if status.cluster else ""
     if not status.active:
-        lease = f" (Lease: {status.holder})" if status.holder else ""
-        return Text(f"guard{where}: off{lease}", style="dim")
+        lease = f" (Lease: {status.holder}, expired)" if status.holder else ""
+        return Text(f"no guard{where}{lease}", style="dim")
     mode = " dry-run" if status.dry_run else ""
     text = Text(f"guard{where}{mode}", style="bold")
     if status.holder:
