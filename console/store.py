@@ -117,7 +117,8 @@ class RolloutStore:
         self, verdicts: Mapping[str, Verdict], decisions: Iterable[Decision], at: float
     ) -> list[Decision]:
         """One evaluation of the guard: replaces every verdict (a rollout whose canary is
-        gone has none any more) and logs the decisions. Returns the new decisions."""
+        gone has none any more) and logs the decisions. `at`: when it arrived, on the
+        store's clock (the status line's age). Returns the new decisions."""
         self.verdicts = dict(verdicts)
         new = list(decisions)
         for decision in new:

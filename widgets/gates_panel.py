@@ -80,6 +80,10 @@ def bound_text(result: GateResult) -> str:
     return text
 
 
+def _whole(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds)
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -146,6 +150,7 @@ class GatesPanel(Widget):
         self._now = 0.0
         self._enabled = True
         self._state: tuple[object, ...] = ()
+        self._evaluated_s: float | None = None
         self._memo_key: tuple[object, ...] = ()
         self._memo: list[Text] = []
 
@@ -163,10 +168,15 @@ class GatesPanel(Widget):
         decision: Decision | None = None,
         extra: Sequence[Text] = (),
         enabled: bool = True,
+        evaluated_s: float | None = None,
     ) -> None:
         """`extra`: lines drawn under the gates (the Argo AnalysisRun block);
-        `enabled=False`: no guard runs for this console (says so, once)."""
-        state = (verdict, decision, tuple(extra), enabled, int(now))
+        `enabled=False`: no guard runs for this console (says so, once);
+        `evaluated_s`: how long ago the verdict arrived (default: `now - verdict.at`)."""
+        if evaluated_s is None and verdict is not None and verdict.at:
+            evaluated_s = now - verdict.at
+        self._evaluated_s = evaluated_s
+        state = (verdict, decision, tuple(extra), enabled, int(now), _whole(evaluated_s))
         if state == self._state:
             return
         height = len(self._lines(None, self._width()))
@@ -223,7 +233,7 @@ class GatesPanel(Widget):
         head.append(verdict.gate_set or "?")
         head.append("  ")
         head.append(state_text(verdict.state), _state_style(verdict.state, colours) + bold)
-        age = self._now - verdict.at if verdict.at else None
+        age = self._evaluated_s
         if age is not None and age >= 0:
             head.append(f"  evaluated {format_duration(age)} ago", muted)
         lines = [head]

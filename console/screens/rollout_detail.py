@@ -160,12 +160,19 @@ class RolloutDetailScreen(ActionScreen):
     def draw_gates(self, rollout: Rollout, now: float) -> None:
         store = self.app.store  # type: ignore[attr-defined]
         decisions = store.decisions_for(self.key)
+        local = store.guard.get("")
+        evaluated_s = (
+            now - local.last_evaluation
+            if local is not None and local.last_evaluation is not None
+            else None
+        )
         self.query_one(GatesPanel).show(
             store.verdicts.get(self.key),
             now=self.app.guard_now(),  # type: ignore[attr-defined]
             decision=decisions[-1] if decisions else None,
             extra=analysis_lines(rollout),
             enabled=self.app.guard is not None,  # type: ignore[attr-defined]
+            evaluated_s=evaluated_s,
         )
 
     def draw_log(self) -> None:

@@ -33,10 +33,9 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
         text.append("  ·  ")
         text.append(f"⚠ {notices} notice{'s' if notices > 1 else ''} (? lists them)", style="bold")
     # Last: at 80 columns the guard's age may be cut, a notice count must not be.
-    guard_now = app.guard_now()
     for status in app.store.guard.values():
         text.append("  ·  ")
-        text.append_text(guard_text(status, guard_now))
+        text.append_text(guard_text(status, now))
     return text
 
 

@@ -44,6 +44,7 @@ async def test_the_guard_pauses_yolo_with_a_toast_that_gives_the_evidence() -> N
             pilot,
             lambda: any("yolo-detector: paused by the guard" in n for n in notifications(app)),
             "the toast",
+            timeout=15,
         )
         toast = next(n for n in notifications(app) if "yolo-detector: paused by the guard" in n)
         # The evidence: each failing gate's canary and stable values, threshold and n.
