@@ -214,7 +214,7 @@ class LeaseElector:
         )
         if holder != self.identity:
             new_spec["acquireTime"] = micro_time(now)
-            new_spec["leaseTransitions"] = transitions + (1 if holder else 0)
+            new_spec["leaseTransitions"] = transitions + 1  # client-go counts from "" too
         body = dict(lease)
         body["spec"] = new_spec
         body["metadata"] = self._metadata(lease.get("metadata") or {})

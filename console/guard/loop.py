@@ -564,9 +564,11 @@ class Guard:
             paused_at, acknowledged, evidence_text_ = None, False, None
         if paused_at is not None and not r.paused and not acknowledged and acting:
             out.append(self._acknowledge(r, paused_at, now))
-            acknowledged = True
-            # A fresh count after the human's decision: old failures led to the pause.
+            # A fresh count after the human's decision (old failures led to the pause),
+            # and nothing else this evaluation: the human just looked at it.
             self.debounce.reset(r.ref.key)
+            track.passing_since = None
+            return out
         breached = verdict.breached
         if breached and acknowledged:
             evidence = parse_evidence(evidence_text_)
@@ -579,6 +581,12 @@ class Guard:
             track.dry_paused = False
         if breached and not r.paused:
             track.passing_since = None
+            # The evidence is every failing gate, not only those whose count is full:
+            # after a human resume, "the same gates" are all that were failing then.
+            names = {b.gate.name for b in breached}
+            failing = breached + tuple(
+                g for g in verdict.results if g.state is GateState.FAIL and g.gate.name not in names
+            )
             if self.dry_run and leader:
                 if not track.dry_paused:
                     track.dry_paused = True
@@ -588,12 +596,12 @@ class Guard:
                             DecisionKind.WOULD_PAUSE,
                             now,
                             f"{r.ref.short}: would pause at {rfc3339(now)}, because "
-                            f"{evidence_text(breached)}.",
-                            breached,
+                            f"{evidence_text(failing)}.",
+                            failing,
                         )
                     )
             elif acting and (track.failed_at is None or now - track.failed_at >= RETRY_PAUSE_S):
-                out.append(self._pause(r, breached, track, now))
+                out.append(self._pause(r, failing, track, now))
             return out
         if r.provider in MESH and r.annotation(GUARD_ANNOTATION) == PROGRESS:
             out.extend(self._progress(r, gate_set, verdict, track, now, leader, acting))

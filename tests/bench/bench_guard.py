@@ -139,7 +139,7 @@ def onset_to_pause() -> None:
     from console.guard.verdicts import DecisionKind
     from console.model import Metric
     from tests.kube import guard_helpers as G
-    from tests.kube.helpers import backend
+    from tests.kube.helpers import backend, deploy_canary
     from tests.lab import sample
     from tests.lab.kube import KubeLab
 
@@ -153,9 +153,9 @@ def onset_to_pause() -> None:
         traffic: Any = None
         try:
             ns = f"bench-guard-{int(time.time()) % 100000}"
-            sample.wait_at_indefinite_pause(lab, ns)
+            deploy_canary(lab, ns)
             b = backend(lab, ns)
-            [probe] = [r for r in b.list() if r.ref.name == sample.NAME]
+            probe = G.listed(b, sample.NAME)
             assert probe.canary is not None
             metrics = G.fast_source(prom.url)
             guard = Guard(b, metrics, G.fast_resolver())
