@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
 from console.model import Phase, Rollout, StepKind
 
@@ -18,10 +19,13 @@ CALM = 0
 SETTLE_S = 30.0
 
 
-def matches(rollout: Rollout, query: str) -> bool:
-    """Every whitespace-separated word must appear in some field (k9s-style)."""
+def matches(rollout: Rollout, query: str, verdict: Verdict | None = None) -> bool:
+    """Every whitespace-separated word must appear in some field (k9s-style); the
+    verdict's words too ("/fail" finds the failing canaries)."""
     haystack = " ".join(
         [
+            verdict.state.value.replace("_", " ") if verdict is not None else "",
+            "guard" if rollout.annotation(PAUSED_AT_ANNOTATION) is not None else "",
             rollout.ref.cluster,
             rollout.ref.namespace,
             rollout.ref.name,
@@ -110,7 +114,7 @@ def ordered(
 ) -> list[Rollout]:
     """Needs-attention first, then by namespace and name (stable across refreshes)."""
     verdicts = verdicts or {}
-    chosen = [r for r in rollouts if not query or matches(r, query)]
+    chosen = [r for r in rollouts if not query or matches(r, query, verdicts.get(r.ref.key))]
 
     def rank(r: Rollout) -> int:
         wanted = attention(r, verdicts.get(r.ref.key))

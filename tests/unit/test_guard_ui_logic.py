@@ -48,6 +48,17 @@ def test_failing_and_waiting_on_a_human_sort_first() -> None:
     assert names == ["failing", "frozen", "waiting", "calm", "timed"]
 
 
+def test_the_filter_finds_verdicts_and_guard_pauses() -> None:
+    alpha, beta = rollout("alpha"), rollout("beta")
+    gamma = replace(
+        rollout("gamma", phase=Phase.PAUSED, paused=True),
+        annotations=(("rollout-console.io/guard-paused-at", "2026-01-01T00:00:00Z"),),
+    )
+    verdicts = {alpha.ref.key: _verdict("alpha", GateState.FAIL)}
+    assert [r.ref.name for r in ordered([alpha, beta, gamma], "fail", verdicts)] == ["alpha"]
+    assert [r.ref.name for r in ordered([alpha, beta, gamma], "guard")] == ["gamma"]
+
+
 def test_sticky_ranks_rise_at_once_and_fall_only_after_settling() -> None:
     ranks = StickyRanks(settle_s=30)
     assert ranks.rank("a", 3, now=0) == 3
