@@ -175,7 +175,7 @@ class RolloutConsoleApp(App[int]):
     def run_guard(self) -> None:
         """One evaluation of what the store knows, unless the clock has not moved
         (a frozen demo clock: the same data would count as another evaluation)."""
-        if self.guard is None or not self.store.rollouts:
+        if self.guard is None:
             return
         now = self.clock()
         if self.guard_clock is not None and now <= self.guard_clock:

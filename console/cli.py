@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the guard loop in this console (the demo does by default); it takes the "
         "same Lease as an in-cluster guard, so it never acts beside one",
     )
+    parser.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="--guard: where the guard's Lease lives (default: rollout-console)",
+    )
     guard_flags.add_argument("--no-guard", action="store_true", help="demo: do not run the guard")
     _add_cluster_args(parser)
     _add_metrics_args(parser)

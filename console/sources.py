@@ -77,7 +77,8 @@ def make_guard(
 
     if not args.guard:
         # Someone else's guard: show whether it holds each cluster's Lease.
-        return GuardWiring(statuses=lambda: guard_statuses(backend))
+        lease_ns = getattr(args, "lease_namespace", None)
+        return GuardWiring(statuses=lambda: guard_statuses(backend, lease_ns))
 
     from console.guard.lease import LeaseElector, default_namespace, env_identity
     from console.guard.loop import Guard
@@ -88,17 +89,17 @@ def make_guard(
 
     clusters = getattr(backend, "clusters", {})
     first = next(iter(clusters.values()))
-    elector = LeaseElector(first.client, default_namespace(), env_identity(), dry_run=read_only)
+    lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
+    elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
     wiring = GuardWiring()
     elector.start(wiring.stop)
 
     def status() -> GuardStatus:
+        # Active means a guard holds the Lease: this console, or the one it follows.
         leader = elector.is_leader()
+        holder = elector.identity if leader else elector.holder
         return GuardStatus(
-            active=leader,
-            holder=elector.identity if leader else elector.holder,
-            dry_run=read_only,
-            cluster=first.name,
+            active=bool(holder), holder=holder, dry_run=read_only, cluster=first.name
         )
 
     wiring.guard = Guard(backend, metrics, resolver, dry_run=read_only, is_leader=elector.is_leader)
