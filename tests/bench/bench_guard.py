@@ -70,11 +70,12 @@ def evaluation_cost(n_max: int, repeat: int) -> None:
             )
             print(
                 f"built-in gates (5m windows), {repeat} runs each, median wall time per "
-                "evaluation (metrics fetch + verdicts), in a fresh process each size"
+                "evaluation (metrics fetch + verdicts), in a fresh process each size; "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
             )
             print(
-                f"{'rollouts':>8}  {'queries':>7}  {'cold ms':>8}  {'warm ms':>8}  "
-                f"{'verdicts':>8}  {'RSS MiB':>8}  {'states'}"
+                f"{'rollouts':>8}  {'queries':>7}  {'cold ms':>8}  {'(query)':>8}  "
+                f"{'(split)':>8}  {'warm ms':>8}  {'verdicts':>8}  {'RSS MiB':>8}  states"
             )
             for n in sorted({1, 50, n_max}):
                 # A fresh interpreter: the RSS is the guard's, not the history generator's.
@@ -100,6 +101,8 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
     _, rollouts = fleet(n)
     cold: list[float] = []
     warm: list[float] = []
+    fetch: list[float] = []
+    split: list[float] = []
     queries: set[int] = set()
     verdicts = 0
     states: set[str] = set()
@@ -119,6 +122,9 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
         report = guard.evaluate(rollouts)
         cold.append(time.perf_counter() - t)
         queries.add(report.queries)
+        if source.last_stats is not None:
+            fetch.append(source.last_stats.seconds)
+            split.append(source.last_stats.split_seconds)
         verdicts = len(report.verdicts)
         clock.t = at + 15.0
         t = time.perf_counter()
@@ -129,7 +135,8 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
         source.close()
     print(
         f"{n:>8}  {'/'.join(map(str, sorted(queries))):>7}  "
-        f"{1000 * statistics.median(cold):>8.0f}  {1000 * statistics.median(warm):>8.0f}  "
+        f"{1000 * statistics.median(cold):>8.0f}  {1000 * statistics.median(fetch):>8.0f}  "
+        f"{1000 * statistics.median(split):>8.0f}  {1000 * statistics.median(warm):>8.0f}  "
         f"{verdicts:>8}  {_rss_mib():>8.0f}  {','.join(sorted(states))}",
         flush=True,
     )
