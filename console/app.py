@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -24,7 +25,16 @@ from textual.screen import Screen
 from console.audit import screenshot_dir
 from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
-from console.messages import ActionFinished, MetricsFetched, StreamReceived
+from console.guard.loop import Guard
+from console.guard.verdicts import DecisionKind, GuardStatus
+from console.messages import (
+    ActionFinished,
+    GuardEvaluated,
+    GuardFailed,
+    GuardStatusFetched,
+    MetricsFetched,
+    StreamReceived,
+)
 from console.model import (
     Action,
     ConsoleError,
@@ -45,6 +55,15 @@ from themes import register_themes
 REDRAW_S = 0.5
 #: Ticks that only move clocks: ages, countdowns, stale ages.
 CLOCK_S = 1.0
+#: How often an in-cluster guard's Lease is read for the status line.
+GUARD_STATUS_S = 15.0
+#: Guard decisions that pop up: the evidence is the point, so they stay a while.
+TOASTED = {
+    DecisionKind.PAUSED: ("Guard paused a rollout", "warning"),
+    DecisionKind.WOULD_PAUSE: ("Guard (dry-run) would pause", "warning"),
+    DecisionKind.PAUSE_FAILED: ("Guard's pause did not take effect", "error"),
+}
+TOAST_S = 20.0
 
 
 class RolloutConsoleApp(App[int]):
@@ -70,7 +89,16 @@ class RolloutConsoleApp(App[int]):
         clock: Callable[[], float] = time.time,
         start_workers: bool = True,
         handle_signals: bool = False,
+        guard: Guard | None = None,
+        guard_every_s: float = 5.0,
+        guard_status: Callable[[], GuardStatus] | None = None,
+        guard_statuses: Callable[[], list[GuardStatus]] | None = None,
+        guard_clock: Callable[[], float] | None = None,
     ) -> None:
+        """`guard`: the guard loop run inside this console (`--guard`, the demo);
+        `guard_status()`: its Lease state after each evaluation; `guard_statuses()`:
+        in-cluster guards' Leases, read every GUARD_STATUS_S (blocking: a worker);
+        `guard_clock`: the clock of the guard's times (the demo's simulated clock)."""
         super().__init__()
         self.backend = backend
         self.metrics_source = metrics
@@ -85,6 +113,15 @@ class RolloutConsoleApp(App[int]):
         self._start_workers = start_workers
         self._handle_signals = handle_signals
         self._drawn_version = -1
+        self.guard = guard
+        #: Now, on the clock the guard's times are on: ages of verdicts and decisions.
+        self.guard_now: Callable[[], float] = guard_clock or clock
+        self.guard_every_s = guard_every_s
+        self._guard_status = guard_status
+        self._guard_statuses = guard_statuses
+        self.guard_clock: float | None = None  # the clock at the last evaluation asked for
+        if guard is not None:
+            self.store.set_guard_status(self._local_status(None))
         self.sub_title = backend.description + ("  [read-only]" if self.read_only else "")
 
     def on_mount(self) -> None:
@@ -96,6 +133,11 @@ class RolloutConsoleApp(App[int]):
         if self._start_workers:
             self.watch_rollouts()
             self.set_interval(self.metrics_every_s, self.refresh_metrics)
+            if self.guard is not None:
+                self.set_interval(self.guard_every_s, self.run_guard)
+            if self._guard_statuses is not None:
+                self.read_guard_statuses()
+                self.set_interval(GUARD_STATUS_S, self.read_guard_statuses)
         self.set_interval(REDRAW_S, self.redraw_if_changed)
         self.set_interval(CLOCK_S, self.tick_clocks)
 
@@ -160,7 +202,74 @@ class RolloutConsoleApp(App[int]):
         else:
             self.post_message(ActionFinished(ref, action, result))
 
+    def _local_status(self, at: float | None) -> GuardStatus:
+        if self._guard_status is not None:
+            return self._guard_status()
+        dry_run = self.guard.dry_run if self.guard is not None else False
+        return GuardStatus(active=True, holder="this console", last_evaluation=at, dry_run=dry_run)
+
+    def run_guard(self) -> None:
+        """One evaluation of what the store knows, unless the clock has not moved
+        (a frozen demo clock: the same data would count as another evaluation)."""
+        if self.guard is None:
+            return
+        now = self.clock()
+        if self.guard_clock is not None and now <= self.guard_clock:
+            return
+        self.guard_clock = now
+        self.evaluate_guard(list(self.store.rollouts.values()))
+
+    @work(thread=True, exclusive=True, group="guard")
+    def evaluate_guard(self, rollouts: list[Rollout]) -> None:
+        guard = self.guard
+        if guard is None:
+            return
+        try:
+            report = guard.evaluate(rollouts)
+            status = self._local_status(report.at)
+        except Exception as exc:  # the guard never takes the console down
+            self.post_message(GuardFailed(f"The guard's evaluation failed: {exc}"))
+            return
+        self.post_message(GuardEvaluated(report, status))
+
+    @work(thread=True, exclusive=True, group="guard-status")
+    def read_guard_statuses(self) -> None:
+        if self._guard_statuses is None:
+            return
+        try:
+            statuses = self._guard_statuses()
+        except Exception:  # shown as unknown next time; the console keeps going
+            return
+        self.post_message(GuardStatusFetched(statuses))
+
     # --- messages ---------------------------------------------------------------
+
+    def on_guard_evaluated(self, message: GuardEvaluated) -> None:
+        report = message.report
+        # Ages of evaluations on this console's clock: at --speed 10 the demo's clock
+        # runs ten times faster, and "evaluated 40s ago" would look stale.
+        arrived = self.clock()
+        self.store.set_guard_status(replace(message.status, last_evaluation=arrived))
+        for decision in self.store.set_guard_report(report.verdicts, report.decisions, arrived):
+            toast = TOASTED.get(decision.kind)
+            if toast is not None:
+                title, severity = toast
+                # The text carries names and values from the cluster: never markup.
+                self.notify(
+                    decision.text,
+                    title=title,
+                    severity=severity,  # type: ignore[arg-type]
+                    timeout=TOAST_S,
+                    markup=False,
+                )
+        self.redraw_if_changed()
+
+    def on_guard_failed(self, message: GuardFailed) -> None:
+        self.notify(message.error, severity="error", timeout=8, markup=False)
+
+    def on_guard_status_fetched(self, message: GuardStatusFetched) -> None:
+        for status in message.statuses:
+            self.store.set_guard_status(status)
 
     def on_stream_received(self, message: StreamReceived) -> None:
         first = not self.store.rollouts
@@ -177,6 +286,7 @@ class RolloutConsoleApp(App[int]):
             # The first list is drawn at once; later changes are coalesced by the
             # redraw interval (a busy cluster sends many events a second).
             self.redraw_if_changed()
+            self.run_guard()  # a verdict now, not one interval later
 
     def on_metrics_fetched(self, message: MetricsFetched) -> None:
         self.store.set_metrics(message.metrics)

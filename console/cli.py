@@ -1,10 +1,13 @@
 """Command line: the TUI by default, headless subcommands for runbooks.
 
-    rollout-console [--demo] [--seed N] [--speed X] [--read-only]
-    rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL]
+    rollout-console [--demo] [--seed N] [--speed X] [--read-only] [--no-guard]
+    rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL] [--guard]
     rollout-console get [-A | -n NS] [--context C] [-o table|json]
     rollout-console advance|promote|pause|resume|rollback|retry|undo NS/NAME [--yes]
     rollout-console metrics NS/NAME [--context C] [-o table|json]
+    rollout-console guard [-A | -n NS] [--prometheus URL] [--interval 30s] [--dry-run]
+    rollout-console guard --print-manifests [-n NS] [--image IMG]
+    rollout-console verdict NS/NAME [--prometheus URL] [-o json] [--watch]
 
 Heavy imports (textual, kubernetes, prometheus) happen only on the path that
 needs them, so `get` does not pay for textual and the demo not for kubernetes.
@@ -138,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one of {', '.join(THEME_NAMES)} (or dark, light, high-contrast)",
     )
+    guard_flags = parser.add_mutually_exclusive_group()
+    guard_flags.add_argument(
+        "--guard",
+        action="store_true",
+        help="run the guard loop in this console (the demo does by default); it takes the "
+        "same Lease as an in-cluster guard, so it never acts beside one",
+    )
+    parser.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="--guard: where the guard's Lease lives (default: rollout-console)",
+    )
+    guard_flags.add_argument("--no-guard", action="store_true", help="demo: do not run the guard")
     _add_cluster_args(parser)
     _add_metrics_args(parser)
 
@@ -180,7 +196,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE=LABEL[:POD_HASH]",
         help="name a version without asking the cluster, e.g. canary=v2:7c9f8d",
     )
+    guard = sub.add_parser(
+        "guard",
+        help="run the guard: pause a canary on an SLO breach (long-running; one Lease leader)",
+    )
+    _add_cluster_args(guard)
+    _add_metrics_args(guard)
+    _add_guard_args(guard)
+    guard.add_argument("--dry-run", action="store_true", help="log what it would do; write nothing")
+    guard.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="namespace of the leader Lease (default: the pod's, else rollout-console)",
+    )
+    guard.add_argument(
+        "--identity", metavar="ID", help="Lease holder identity (default: host_random)"
+    )
+    guard.add_argument("-v", "--verbose", action="store_true", help="one line per evaluation too")
+    guard.add_argument(
+        "--print-manifests",
+        action="store_true",
+        help="print ServiceAccount, RBAC, ConfigMap and Deployment YAML (-n: their namespace)",
+    )
+    guard.add_argument("--image", metavar="IMG", help="container image for --print-manifests")
+    verdict = sub.add_parser(
+        "verdict", help="judge a rollout's canary against its gates (exit 0 pass, 1 fail, ...)"
+    )
+    verdict.add_argument("target", metavar="NS/NAME")
+    _add_cluster_args(verdict)
+    _add_metrics_args(verdict)
+    _add_guard_args(verdict)
+    verdict.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    verdict.add_argument("--watch", action="store_true", help="NDJSON, one line per evaluation")
     return parser
+
+
+def _add_guard_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gates", metavar="FILE", help="gate sets file (default: gates: in the config)")
+    p.add_argument("--interval", default="30s", help="time between evaluations (default 30s)")
+    demo = p.add_argument_group("demo")
+    demo.add_argument("--demo", action="store_true", help="the simulated cluster, no kube needed")
+    demo.add_argument("--seed", type=int, default=7, help="demo: random seed (default 7)")
+    demo.add_argument("--speed", type=float, default=1.0, help="demo: simulated s per real s")
 
 
 def wants_kube(args: argparse.Namespace) -> bool:
@@ -202,6 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from console.headless import run_action
 
         return run_action(args)
+    if args.command == "guard":
+        from console.guard.headless import run_guard
+
+        return run_guard(args)
+    if args.command == "verdict":
+        from console.guard.headless import run_verdict
+
+        return run_verdict(args)
     if args.command == "metrics":
         from console.metrics.headless import run_metrics
 
@@ -231,12 +296,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rollout-console: {clean_line(str(exc))}", file=sys.stderr)
         return 2
 
+    from console.sources import make_guard
+
+    try:
+        wiring = make_guard(args, backend, metrics)
+    except Exception as exc:  # e.g. a malformed gate config: one sentence
+        print(f"rollout-console: {exc}", file=sys.stderr)
+        return 2
+
     from console.app import RolloutConsoleApp
 
     app = RolloutConsoleApp(
-        backend, metrics, read_only=args.read_only, theme=args.theme, handle_signals=True
+        backend,
+        metrics,
+        read_only=args.read_only,
+        theme=args.theme,
+        guard=wiring.guard,
+        guard_every_s=wiring.every_s,
+        guard_status=wiring.status,
+        guard_statuses=wiring.statuses,
+        guard_clock=wiring.clock,
+        handle_signals=True,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        wiring.stop.set()  # releases the Lease of a --guard console
     return app.return_code or 0
 
 

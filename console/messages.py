@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from console.guard.loop import GuardReport
+from console.guard.verdicts import GuardStatus
 from console.model import Action, ActionResult, RolloutMetrics, RolloutRef, StreamEvent
 
 
@@ -25,3 +27,23 @@ class ActionFinished(Message):
     action: Action
     result: ActionResult | None
     error: str = ""  # one sentence when result is None
+
+
+@dataclass
+class GuardEvaluated(Message):
+    """One evaluation of the guard running in this console."""
+
+    report: GuardReport
+    status: GuardStatus
+
+
+@dataclass
+class GuardFailed(Message):
+    error: str  # one sentence
+
+
+@dataclass
+class GuardStatusFetched(Message):
+    """Whether a guard (in-cluster) holds each cluster's Lease."""
+
+    statuses: list[GuardStatus]

@@ -169,6 +169,58 @@ class Step:
 
 
 @dataclass(frozen=True)
+class AnalysisMetric:
+    """One metric of an Argo AnalysisRun, as `kubectl argo rollouts get rollout` shows it."""
+
+    name: str
+    phase: str = ""  # Pending | Running | Successful | Failed | Error | Inconclusive
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    last_value: str = ""  # the latest measurement's value, as the controller stored it
+    condition: str = ""  # successCondition / failureCondition
+    dry_run: bool = False  # measured, but a failure does not abort the rollout
+
+    @property
+    def counts(self) -> str:
+        """The plugin's symbols: ✔ successful, ✖ failed, ? inconclusive, ⚠ error."""
+        parts = [
+            f"{symbol} {n}"
+            for symbol, n in (
+                ("✔", self.successful),
+                ("✖", self.failed),
+                ("?", self.inconclusive),
+                ("⚠", self.error),
+            )
+            if n
+        ]
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class AnalysisInfo:
+    """An Argo AnalysisRun of the rollout's current canary (step or background)."""
+
+    name: str
+    phase: str = ""
+    kind: str = ""  # "step" | "background" | "" (another run of this canary)
+    message: str = ""
+    metrics: tuple[AnalysisMetric, ...] = ()
+
+    @property
+    def running(self) -> bool:
+        return self.phase in ("", "Pending", "Running")
+
+    @property
+    def armed_metrics(self) -> tuple[str, ...]:
+        """Metrics whose failure makes the controller abort: running, not dry-run."""
+        if not self.running:
+            return ()
+        return tuple(m.name for m in self.metrics if not m.dry_run)
+
+
+@dataclass(frozen=True)
 class RolloutRef:
     """Identifies a rollout across clusters."""
 
@@ -209,6 +261,12 @@ class Rollout:
     #: The console's own annotations (keys under ANNOTATION_PREFIX): the gate set, the
     #: guard's opt-in and the guard's pause/acknowledgement records. Sanitised values.
     annotations: tuple[tuple[str, str], ...] = ()
+    #: Argo AnalysisRuns of the current canary (detail view).
+    analysis: tuple[AnalysisInfo, ...] = ()
+    #: Where the controller can still roll back by itself, one sentence: "controller
+    #: auto-abort armed: error-rate, latency" (Argo) or Flagger's failed checks against
+    #: its threshold. "" = the controller will not roll back on its own.
+    auto_rollback: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def annotation(self, key: str) -> str | None:

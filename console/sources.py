@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.cli import wants_kube
+from console.guard.verdicts import GuardStatus
+
+if TYPE_CHECKING:
+    from console.guard.loop import Guard
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
@@ -34,3 +42,68 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
 
         metrics = NoMetrics("no --prometheus URL or config file given")
     return backend, metrics
+
+
+@dataclass
+class GuardWiring:
+    """What the TUI needs to run (or only watch) a guard."""
+
+    guard: Guard | None = None
+    every_s: float = 5.0
+    status: Callable[[], GuardStatus] | None = None
+    statuses: Callable[[], list[GuardStatus]] | None = None
+    clock: Callable[[], float] | None = None  # the guard's clock, when not wall time
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def make_guard(
+    args: argparse.Namespace, backend: RolloutsBackend, metrics: MetricsSource
+) -> GuardWiring:
+    """The demo runs its guard unless --no-guard; a cluster only with --guard, and then
+    behind the same Lease as the in-cluster guard, so it never acts beside one.
+    Read-only: the guard evaluates and shows verdicts, and never acts (dry-run)."""
+    read_only = bool(args.read_only or backend.read_only)
+    if not wants_kube(args):
+        if args.no_guard:
+            return GuardWiring()
+        from console.demo import DemoBackend, DemoMetrics
+        from console.demo.gates import demo_guard
+
+        assert isinstance(backend, DemoBackend) and isinstance(metrics, DemoMetrics)
+        clock = backend.cluster.clock.now
+        guard = demo_guard(backend, metrics, clock, dry_run=read_only)
+        return GuardWiring(guard=guard, clock=clock)
+
+    from console.guard.lease import guard_statuses
+
+    if not args.guard:
+        # Someone else's guard: show whether it holds each cluster's Lease.
+        lease_ns = getattr(args, "lease_namespace", None)
+        return GuardWiring(statuses=lambda: guard_statuses(backend, lease_ns))
+
+    from console.guard.lease import LeaseElector, default_namespace, env_identity
+    from console.guard.loop import Guard
+    from console.guard.sources import make_resolver
+
+    # The config file's gates and each namespace's ConfigMap, as the in-cluster guard.
+    resolver = make_resolver(backend, None, args.config)
+
+    clusters = getattr(backend, "clusters", {})
+    first = next(iter(clusters.values()))
+    lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
+    elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
+    wiring = GuardWiring()
+    elector.start(wiring.stop)
+
+    def status() -> GuardStatus:
+        # Active means a guard holds the Lease: this console, or the one it follows.
+        leader = elector.is_leader()
+        holder = elector.identity if leader else elector.holder
+        return GuardStatus(
+            active=bool(holder), holder=holder, dry_run=read_only, cluster=first.name
+        )
+
+    wiring.guard = Guard(backend, metrics, resolver, dry_run=read_only, is_leader=elector.is_leader)
+    wiring.every_s = 30.0
+    wiring.status = status
+    return wiring

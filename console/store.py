@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from console.guard.verdicts import Decision, DecisionKind, GuardStatus, Verdict
 from console.model import (
     ConnectionState,
     Notices,
@@ -29,6 +30,8 @@ from console.model import (
 from console.untrusted import clean_line, clean_ref, clean_rollout
 
 LOG_LENGTH = 200
+#: Guard decisions kept for the UI (the audit log keeps them all).
+DECISIONS_KEPT = 100
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class LogEntry:
     at: float
     key: str
     text: str
-    kind: str = "status"  # "status" | "action" | "error"
+    kind: str = "status"  # "status" | "action" | "error" | "guard"
 
 
 @dataclass
@@ -48,6 +51,12 @@ class RolloutStore:
     #: Standing problems by cluster (a kind the identity may not list, no CRDs).
     notices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     logs: dict[str, deque[LogEntry]] = field(default_factory=dict)
+    #: The guard's newest verdict per rollout key (only rollouts with a canary).
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    #: The guard's decisions, newest last, bounded.
+    decisions: deque[Decision] = field(default_factory=lambda: deque(maxlen=DECISIONS_KEPT))
+    #: Whether a guard runs, per cluster ("" = the guard inside this console).
+    guard: dict[str, GuardStatus] = field(default_factory=dict)
     updated_at: float = 0.0
     #: Bumped on every change, so views can skip work when nothing moved.
     version: int = 0
@@ -115,6 +124,37 @@ class RolloutStore:
     def set_metrics(self, fetched: dict[str, RolloutMetrics]) -> None:
         self.metrics.update((key, _clean_metrics(m)) for key, m in fetched.items())
         self.version += 1
+
+    def set_guard_report(
+        self, verdicts: Mapping[str, Verdict], decisions: Iterable[Decision], at: float
+    ) -> list[Decision]:
+        """One evaluation of the guard: replaces every verdict (a rollout whose canary is
+        gone has none any more) and logs the decisions. `at`: when it arrived, on the
+        store's clock (the status line's age). Returns the new decisions."""
+        self.verdicts = dict(verdicts)
+        new = list(decisions)
+        for decision in new:
+            self.decisions.append(decision)
+            error = decision.kind is DecisionKind.PAUSE_FAILED
+            self._log(
+                decision.ref.key,
+                f"guard {decision.kind.value}: {decision.text}",
+                decision.at,
+                kind="error" if error else "guard",
+            )
+        status = self.guard.get("")
+        if status is not None:
+            self.guard[""] = replace(status, last_evaluation=at)
+        self.version += 1
+        return new
+
+    def set_guard_status(self, status: GuardStatus) -> None:
+        if self.guard.get(status.cluster) != status:
+            self.guard[status.cluster] = status
+            self.version += 1
+
+    def decisions_for(self, key: str) -> list[Decision]:
+        return [d for d in self.decisions if d.ref.key == key]
 
     def log_action(self, key: str, text: str, *, error: bool = False) -> None:
         self._log(key, clean_line(text), self.clock(), kind="error" if error else "action")

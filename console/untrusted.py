@@ -83,6 +83,11 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(value: object, limit: int = 512) -> str:
+    """Any untrusted value as one clean line, clipped: for logs, Events and tables."""
+    return clip(clean_line(str(value)).strip(), limit)
+
+
 def quote(value: object, limit: int = ECHO_LIMIT) -> str:
     """An untrusted value echoed in a sentence: repr-quoted, one clean line, clipped.
 

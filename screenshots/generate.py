@@ -1,4 +1,4 @@
-"""Regenerate the SVG screenshots from the demo (seed 7, frozen clock).
+"""Regenerate the SVG screenshots from the demo (seed 7, frozen clock, guard on).
 
 python screenshots/generate.py            # writes screenshots/*.svg
 python screenshots/generate.py --png DIR  # also PNGs to look at (rsvg-convert)
@@ -21,7 +21,9 @@ DETAIL_OF = "yolo-detector"  # the canary that regresses: the story worth a pict
 
 
 async def _shoot(size: tuple[int, int], out: Path) -> list[Path]:
-    app, _ = frozen_demo_app()
+    # The guard evaluated through the warm-up: the verdict column, and yolo-detector
+    # paused by it with the evidence in the gates panel.
+    app, _ = frozen_demo_app(guard=True)
     written: list[Path] = []
     async with app.run_test(size=size) as pilot:
         await pilot.pause()

@@ -42,7 +42,11 @@ ROWS: tuple[Row, ...] = (
     Row(Metric.ERROR_PCT, "error %", 1.20, floor=0.1),
     Row(Metric.REQUEST_RATE, "req/s", None),
     Row(Metric.GPU_UTIL, "GPU util %", None),
-    Row(Metric.GPU_MEMORY, "GPU mem GiB", 1.15),
+    # Per GPU, never summed over pods: stable on 4 pods and a canary on 1 compare
+    # like for like; the count says how many GPUs each figure is over.
+    Row(Metric.GPU_MEMORY, "mem/GPU GiB", 1.15),
+    Row(Metric.GPU_MEMORY_MAX, "max/GPU GiB", 1.15),
+    Row(Metric.GPU_COUNT, "GPUs", None),
 )
 
 _LABEL_W, _VALUE_W, _RATIO_W = 12, 9, 9

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -15,7 +15,9 @@ from textual.theme import Theme
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-from console.model import Phase, Rollout, VersionInfo, format_duration
+from console.guard.gates import PAUSED_AT_ANNOTATION
+from console.guard.verdicts import GateState, Verdict
+from console.model import Phase, Rollout, StepKind, VersionInfo, format_duration
 from widgets._palette import Palette, palette
 
 PHASE_GLYPHS = {
@@ -34,6 +36,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("namespace", "NAMESPACE"),
     ("name", "NAME"),
     ("phase", "PHASE"),
+    ("verdict", "GATES"),
     ("step", "STEP"),
     ("weight", "WEIGHT"),
     ("versions", "VERSIONS"),
@@ -42,9 +45,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 # Below this many columns the table drops to a compact layout, so that at 80x24
 # every column fits without horizontal scrolling for typical names.
-NARROW_BELOW = 100
-_NARROW_BAR_CELLS = 3
+NARROW_BELOW = 115
 _NARROW_NAMESPACE = 9
+
+#: Narrow, the verdict column is as wide as its symbols; the header is one too.
+NARROW_VERDICT_LABEL = "✓"
+#: The guard's pause annotation: a rollout it froze says so on the list.
+GUARD_PAUSED_AT = PAUSED_AT_ANNOTATION
+
+# Wide: the word too. Narrow: the symbol alone (GateState.symbol reads without colour).
+_VERDICT_WORDS = {
+    GateState.PASS: "pass",
+    GateState.FAIL: "fail",
+    GateState.INCONCLUSIVE: "unsure",
+    GateState.NO_DATA: "no data",
+    GateState.STALE: "",
+    GateState.ERROR: "",
+}
 
 Cells = tuple[Text, ...]
 SegmentLines = list[list[Segment]]
@@ -101,12 +118,13 @@ class RolloutTable(DataTable[Text]):
             disabled=disabled,
         )
         self._keys: tuple[str, ...] = ()
-        self._sources: dict[str, tuple[Rollout, str]] = {}
+        self._sources: dict[str, tuple[Rollout, str, str]] = {}
+        self._verdicts: Mapping[str, Verdict] = {}
         self._cells: dict[str, Cells] = {}
         self._show_cluster: bool | None = None
         self._narrow: bool | None = None
         self._palette: Palette | None = None
-        self._last: tuple[Sequence[Rollout], float, bool] | None = None
+        self._last: tuple[Sequence[Rollout], float, bool, Mapping[str, Verdict]] | None = None
         self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
         self._widths: tuple[int, ...] = ()
         self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
@@ -116,8 +134,8 @@ class RolloutTable(DataTable[Text]):
 
     def _theme_changed(self, _theme: Theme) -> None:
         if self._last is not None:
-            rollouts, now, show_cluster = self._last
-            self.show(rollouts, now, show_cluster=show_cluster)
+            rollouts, now, show_cluster, verdicts = self._last
+            self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
 
     def _render_cell(
         self,
@@ -221,8 +239,18 @@ class RolloutTable(DataTable[Text]):
             return None
         return row_key.value
 
-    def show(self, rollouts: Sequence[Rollout], now: float, *, show_cluster: bool = False) -> None:
-        self._last = (rollouts, now, show_cluster)
+    def show(
+        self,
+        rollouts: Sequence[Rollout],
+        now: float,
+        *,
+        show_cluster: bool = False,
+        verdicts: Mapping[str, Verdict] | None = None,
+    ) -> None:
+        """`verdicts`: the guard's, by rollout key; a rollout without one shows "-"."""
+        verdicts = verdicts if verdicts is not None else {}
+        self._verdicts = verdicts
+        self._last = (rollouts, now, show_cluster, verdicts)
         colours = palette(self.app)
         # Later duplicates of a key would make add_row raise; the first one wins.
         unique: dict[str, Rollout] = {}
@@ -260,7 +288,7 @@ class RolloutTable(DataTable[Text]):
                 continue
             age = _age(rollout, now)
             cells = self._row_cells(rollout, age, colours)
-            self._sources[key] = (rollout, age)
+            self._sources[key] = (rollout, age, self._verdict_key(key))
             self._cells[key] = cells
             self.add_row(*cells, key=key)
         # Rows are told apart by the identity of their first cell object.
@@ -275,11 +303,13 @@ class RolloutTable(DataTable[Text]):
         changed_rows: list[str] = []
         for key, rollout in unique.items():
             age = _age(rollout, now)
+            verdict = self._verdict_key(key)
             source = self._sources.get(key)
             # Rollouts are frozen dataclasses: equal means every cell is equal.
             if (
                 source is not None
                 and source[1] == age
+                and source[2] == verdict
                 and (source[0] is rollout or source[0] == rollout)
             ):
                 continue
@@ -300,7 +330,7 @@ class RolloutTable(DataTable[Text]):
                     # set the cell and repaint only its row (below).
                     row[ColumnKey(column_key)] = cell
                     changed_rows.append(key)
-            self._sources[key] = (rollout, age)
+            self._sources[key] = (rollout, age, verdict)
             self._cells[key] = cells
         if changed_rows:
             self._update_count += 1  # DataTable's own caches key on this
@@ -313,8 +343,14 @@ class RolloutTable(DataTable[Text]):
 
     def on_resize(self) -> None:
         if self._last is not None and self._is_narrow() != self._narrow:
-            rollouts, now, show_cluster = self._last
-            self.show(rollouts, now, show_cluster=show_cluster)
+            rollouts, now, show_cluster, verdicts = self._last
+            self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
+
+    def _verdict_key(self, key: str) -> str:
+        """What the verdict cell depends on: a new evaluation with the same outcome
+        changes nothing on screen."""
+        verdict = self._verdicts.get(key)
+        return verdict.state.value if verdict is not None else ""
 
     def _column_keys(self) -> list[str]:
         return [key for key, _ in COLUMNS if self._show_cluster or key != "cluster"]
@@ -329,6 +365,8 @@ class RolloutTable(DataTable[Text]):
                 continue
             if self._narrow and key == "namespace":
                 label = "NS"
+            if self._narrow and key == "verdict":
+                label = NARROW_VERDICT_LABEL
             self.add_column(label, key=key)
 
     def _row_cells(self, rollout: Rollout, age: str, colours: Palette) -> Cells:
@@ -345,12 +383,19 @@ class RolloutTable(DataTable[Text]):
             name = Text.assemble((f"{WARNING} ", colours.attention), rollout.ref.name)
         cells.append(name)
         cells.append(_phase_cell(rollout, colours, narrow=narrow))
+        cells.append(verdict_cell(self._verdicts.get(rollout.ref.key), colours, narrow=narrow))
         cells.append(Text(rollout.step_label, justify="right"))
-        bar_cells = _NARROW_BAR_CELLS if narrow else _BAR_CELLS
-        weight = Text(weight_bar(rollout.set_weight, rollout.actual_weight, bar_cells))
-        weight.stylize(colours.canary, 0, bar_cells)
-        if rollout.set_weight != rollout.actual_weight:
-            weight.stylize(colours.attention, bar_cells + 1)
+        if narrow:
+            # The bar gave way to the verdict column: the numbers say the same.
+            weight = Text(weight_bar(rollout.set_weight, rollout.actual_weight, 0).strip())
+            weight.justify = "right"
+            if rollout.set_weight != rollout.actual_weight:
+                weight.stylize(colours.attention)
+        else:
+            weight = Text(weight_bar(rollout.set_weight, rollout.actual_weight, _BAR_CELLS))
+            weight.stylize(colours.canary, 0, _BAR_CELLS)
+            if rollout.set_weight != rollout.actual_weight:
+                weight.stylize(colours.attention, _BAR_CELLS + 1)
         cells.append(weight)
         cells.append(_versions_cell(rollout, colours, arrow="→" if narrow else " → "))
         cells.append(Text(age, justify="right"))
@@ -373,7 +418,42 @@ def _phase_cell(rollout: Rollout, colours: Palette, *, narrow: bool = False) -> 
     style = colours.error if rollout.aborted else styles.get(rollout.phase, Style())
     # "Degraded (aborted)" is the widest cell of the table; narrow, "Aborted" says it.
     text = "Aborted" if narrow and rollout.aborted else rollout.status_text
+    if rollout.phase is Phase.PAUSED and not rollout.aborted:
+        text = pause_text(rollout, narrow=narrow)
     return Text(f"{glyph} {text}", style)
+
+
+def pause_text(rollout: Rollout, *, narrow: bool = False) -> str:
+    """A pause that ends by itself shows its countdown; one that waits for a human
+    says who froze it or that it waits ("‖ 45s" vs "‖ waiting")."""
+    if rollout.paused:
+        if rollout.annotation(GUARD_PAUSED_AT) is not None:
+            return "guard" if narrow else "Paused by guard"
+        return "Paused"
+    step = rollout.current
+    if step is not None and step.kind is StepKind.PAUSE:
+        if step.duration_s is not None:
+            left = format_duration(rollout.pause_remaining_s)
+            return left if narrow else f"Paused {left}"
+        return "waiting" if narrow else "Paused, waiting"
+    return "Paused"
+
+
+def verdict_cell(verdict: Verdict | None, colours: Palette, *, narrow: bool = False) -> Text:
+    """The guard's verdict: a symbol that reads without colour; "-" when none."""
+    if verdict is None:
+        return Text("-", colours.muted)
+    state = verdict.state
+    styles = {
+        GateState.PASS: colours.success,
+        GateState.FAIL: colours.error,
+        GateState.INCONCLUSIVE: colours.warning,
+        GateState.NO_DATA: colours.muted,
+        GateState.STALE: colours.attention,
+        GateState.ERROR: colours.attention,
+    }
+    word = "" if narrow else _VERDICT_WORDS[state]
+    return Text(f"{state.symbol} {word}".strip(), styles[state])
 
 
 def _versions_cell(rollout: Rollout, colours: Palette, *, arrow: str = " → ") -> Text:

@@ -50,6 +50,7 @@ class StepTimeline(Widget):
         self._remaining: float | None = None
         self._paused = False
         self._aborted = False
+        self._paused_by = "operator"
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -65,11 +66,17 @@ class StepTimeline(Widget):
         pause_remaining_s: float | None,
         paused: bool,
         aborted: bool,
+        paused_by: str = "operator",
     ) -> None:
+        """`paused_by`: who froze it ("operator", "the guard")."""
         remaining = None if pause_remaining_s is None else float(int(pause_remaining_s))
         state = (tuple(steps), current, remaining, paused, aborted)
-        if state == (self._steps, self._current, self._remaining, self._paused, self._aborted):
+        if (
+            state == (self._steps, self._current, self._remaining, self._paused, self._aborted)
+            and paused_by == self._paused_by
+        ):
             return
+        self._paused_by = paused_by
         # A new step or countdown repaints; only a new plan changes the height.
         layout = state[0] != self._steps
         self._steps, self._current, self._remaining, self._paused, self._aborted = state
@@ -112,7 +119,7 @@ class StepTimeline(Widget):
             else:
                 line.append(f"{total} steps")
             if self._paused:
-                line.append("  ‖ paused by operator", attention)
+                line.append(f"  ‖ paused by {self._paused_by}", attention)
             return line
         step = self._steps[index]
         # "3/9 done", like Rollout.step_label in the list's STEP column: a
@@ -128,7 +135,7 @@ class StepTimeline(Widget):
         if self._paused:
             # An indefinite pause step reports paused too; only say "by operator"
             # when the pause is not simply the step itself.
-            text = "  ‖ paused" if waiting_for_advance else "  ‖ paused by operator"
+            text = "  ‖ paused" if waiting_for_advance else f"  ‖ paused by {self._paused_by}"
             line.append(text, attention)
         return line
 

@@ -38,6 +38,10 @@ class DemoBackend(DemoInspection):  # tree, YAML, describe, logs: console/demo/i
     def list(self) -> list[Rollout]:
         return list(self.cluster.rollouts())
 
+    def rollout(self, ref: RolloutRef) -> Rollout | None:
+        """One rollout as it is now (the guard re-reads after a pause)."""
+        return self.cluster.rollout(ref)
+
     def events(self, ref: RolloutRef) -> tuple[tuple[float, str], ...]:
         return self.cluster.events(ref)
 

@@ -15,6 +15,7 @@ from collections import deque
 from console.demo.ring import SampleRing
 from console.demo.scenarios import Release, ScenarioSpec, image_for, next_release
 from console.demo.traffic import FIELDS, Load, sample_version
+from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.model import (
     Action,
     ActionError,
@@ -33,6 +34,8 @@ from console.model import (
 )
 
 TICK_S = 1.0
+#: The guard records its pauses here (console.guard.gates.PAUSED_AT_ANNOTATION).
+GUARD_PAUSED_AT = PAUSED_AT_ANNOTATION
 #: Ticks between two metric samples of a rollout (rollouts are staggered).
 SAMPLE_EVERY = 2
 #: Simulated seconds of samples kept per version.
@@ -113,7 +116,7 @@ class SimRollout:
         self.seed = seed
         self.ref = RolloutRef(cluster, spec.namespace, spec.name)
         #: rollout-console.io/ annotations (the guard's records), as on a real object.
-        self.annotations: dict[str, str] = {}
+        self.annotations: dict[str, str] = dict(spec.annotations)
         self.rng = random.Random(f"{seed}/{spec.namespace}/{spec.name}")
         self.origin = origin
         self.created_at = origin - spec.created_age_s
@@ -310,6 +313,8 @@ class SimRollout:
         if self.aborted:
             return Phase.DEGRADED, f"Rollout aborted update to revision {canary.revision}"
         if self.operator_paused:
+            if GUARD_PAUSED_AT in self.annotations:
+                return Phase.PAUSED, "Paused by the guard"
             return Phase.PAUSED, "Paused by an operator"
         if self.waiting_for_advance():
             return Phase.PAUSED, "Pause step: waiting for advance"

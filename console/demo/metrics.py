@@ -28,6 +28,8 @@ class DemoMetrics:
     """
 
     description = "demo (simulated per-version traffic)"
+    #: One sample per version this often: the guard's staleness rule uses it.
+    scrape_interval_s = SAMPLE_EVERY * TICK_S
 
     def __init__(self, cluster: DemoCluster) -> None:
         self.cluster = cluster

@@ -6,11 +6,13 @@ Named scenarios (what each one teaches):
   new minor release follows 5 minutes later (the release train).
 - vision/yolo-detector: v8.2.0 -> v9.0.0, p99 ~2.5x stable (beyond the ~2x a
   bigger model costs) and 2-5% errors; it keeps stepping through timed pauses
-  until an operator pauses and rolls it back.
-- genai/facefusion: v3.1.0 -> v3.2.0 waits at an indefinite pause while its
-  GPU memory leaks ~0.06 GiB/min; latency and errors look fine.
+  towards 100% unless the guard (on by default) or an operator pauses it.
+- genai/facefusion: v3.1.0 -> v3.2.0 progresses through timed pauses while its
+  GPU memory leaks ~0.06 GiB/min; latency and errors look fine, and the guard's
+  GPU gate (per GPU, <= 1.15x stable) pauses it a few minutes in.
 - recsys/bert-ranker: fully promoted to v3.4.1 (undo returns to v3.4.0).
-- genai/llm-gateway: canary image `:latest` with no digest, so it is flagged.
+- genai/llm-gateway: canary image `:latest` with no digest, so it is flagged; it
+  waits at an indefinite pause step for a human (healthy by its gates).
 - ml-serving/whisper-asr: aborted by on-call 7 minutes before the start (its
   canary failed 1.8% of requests); Degraded, canary kept at 0% for debugging.
 
@@ -35,6 +37,10 @@ A10G_GIB = 24.0
 MIN = 60.0
 HOUR = 3600.0
 DAY = 86_400.0
+
+#: How long facefusion's leaking canary has run when the console opens: its GPU gate
+#: (<= 1.15x stable per GPU) then fails a few simulated minutes in.
+FACEFUSION_SINCE_S = 19 * MIN
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class ScenarioSpec:
     warmup_s: float = 600.0  # simulated history before the clock start
     gpu: str = "NVIDIA A10G"
     load_s: tuple[float, float] = (25.0, 40.0)  # model load before a pod is Ready
+    #: rollout-console.io/ annotations the object starts with (e.g. its gate set).
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 def weight(w: int) -> Step:
@@ -172,12 +180,21 @@ def named() -> tuple[ScenarioSpec, ...]:
             stable=Release("v3.1.0", ff_old),
             canary=Release("v3.2.0", ff_new),
             previous=None,
-            steps=(weight(10), pause(5 * MIN), weight(25), pause(), weight(50), pause(10 * MIN)),
+            # Progressing through timed pauses; its GPU memory creeps up all along.
+            steps=(
+                weight(10),
+                pause(10 * MIN),
+                weight(25),
+                pause(15 * MIN),
+                weight(50),
+                pause(15 * MIN),
+                weight(100),
+            ),
             replicas=6,
             base_rps=40.0,
             created_age_s=5 * DAY + 3 * HOUR,
             stable_revision=4,
-            canary_since_s=20 * MIN,
+            canary_since_s=FACEFUSION_SINCE_S,
         ),
         ScenarioSpec(
             namespace="recsys",
@@ -200,7 +217,8 @@ def named() -> tuple[ScenarioSpec, ...]:
             stable=Release("v0.9.3", llm_old),
             canary=Release("latest", llm_new, pinned=False),
             previous=None,
-            steps=(weight(20), pause(10 * MIN), weight(50), pause(10 * MIN), weight(100)),
+            # A moving tag: someone must look before it goes further.
+            steps=(weight(20), pause(), weight(50), pause(10 * MIN), weight(100)),
             replicas=4,
             base_rps=60.0,
             created_age_s=47 * MIN,

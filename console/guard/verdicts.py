@@ -164,6 +164,7 @@ class Verdict:
     gate_set: str = ""
     at: float = 0.0  # unix seconds of the evaluation
     error: str = ""  # ERROR without gate results: the gate set did not load
+    note: str = ""  # why there are no results though no error, e.g. "no canary"
 
     @property
     def breached(self) -> tuple[GateResult, ...]:

@@ -27,6 +27,7 @@ from console.kube.provider import (
     Related,
     ResourceType,
     Verb,
+    console_annotations,
     created_at,
     dig,
     meta,
@@ -36,6 +37,8 @@ from console.model import (
     ActionError,
     ActionResult,
     ActionUnavailable,
+    AnalysisInfo,
+    AnalysisMetric,
     Image,
     Phase,
     ProviderKind,
@@ -46,7 +49,7 @@ from console.model import (
     StepKind,
     VersionInfo,
 )
-from console.untrusted import quote
+from console.untrusted import one_line, quote
 
 HASH_LABEL = "rollouts-pod-template-hash"  # v1alpha1.DefaultRolloutUniqueLabelKey
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
@@ -57,6 +60,8 @@ ROLLOUTS = ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout", option
 # selector keeps the watch from pulling every Deployment's ReplicaSets and Pods.
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet", label_selector=HASH_LABEL)
 PODS = ResourceType("", "v1", "pods", "Pod", label_selector=HASH_LABEL)
+# The controller's analysis of each canary: shown live, and whether it can still abort.
+ANALYSISRUNS = ResourceType("argoproj.io", "v1alpha1", "analysisruns", "AnalysisRun", optional=True)
 # undo lists by the Rollout's own selector, as cmd/undo does.
 ALL_REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet")
 
@@ -434,8 +439,126 @@ def describe(ro: Obj) -> str:
     return ", ".join(parts) or "-"
 
 
+def _dry_run_names(run: Obj) -> list[str]:
+    return [
+        str(d.get("metricName"))
+        for d in dig(run, "spec", "dryRun", default=[]) or []
+        if isinstance(d, Mapping) and d.get("metricName")
+    ]
+
+
+def _is_dry_run(name: str, patterns: Sequence[str]) -> bool:
+    """spec.dryRun metricName: "*" for every metric, else a regular expression (as Argo)."""
+    for pattern in patterns:
+        if pattern == "*":
+            return True
+        try:
+            if re.fullmatch(pattern, name):
+                return True
+        except re.error:
+            if pattern == name:
+                return True
+    return False
+
+
+def _condition(spec_metric: Mapping[str, Any]) -> str:
+    parts = []
+    if spec_metric.get("successCondition"):
+        parts.append(f"success: {spec_metric['successCondition']}")
+    if spec_metric.get("failureCondition"):
+        parts.append(f"failure: {spec_metric['failureCondition']}")
+    return "; ".join(parts)
+
+
+def analysis_info(run: Obj, kind: str = "") -> AnalysisInfo:
+    """One AnalysisRun: per metric phase, counts, last value and condition (sanitised)."""
+    patterns = _dry_run_names(run)
+    spec_metrics = {
+        str(m.get("name")): m
+        for m in dig(run, "spec", "metrics", default=[]) or []
+        if isinstance(m, Mapping)
+    }
+    results = {
+        str(m.get("name")): m
+        for m in dig(run, "status", "metricResults", default=[]) or []
+        if isinstance(m, Mapping)
+    }
+    metrics: list[AnalysisMetric] = []
+    for name in dict.fromkeys([*spec_metrics, *results]):
+        result = results.get(name, {})
+        spec_metric = spec_metrics.get(name, {})
+        measurements = result.get("measurements")
+        last = ""
+        if isinstance(measurements, list) and measurements:
+            latest = measurements[-1]
+            if isinstance(latest, Mapping) and latest.get("value") is not None:
+                last = one_line(latest["value"], 80)
+        dry = result.get("dryRun")
+        metrics.append(
+            AnalysisMetric(
+                name=one_line(name, 120),
+                phase=one_line(result.get("phase") or "Pending", 40),
+                successful=_int(result.get("successful")),
+                failed=_int(result.get("failed")),
+                inconclusive=_int(result.get("inconclusive")),
+                error=_int(result.get("error")),
+                last_value=last,
+                condition=one_line(_condition(spec_metric), 200),
+                dry_run=dry if isinstance(dry, bool) else _is_dry_run(name, patterns),
+            )
+        )
+    return AnalysisInfo(
+        name=one_line(meta(run)[1], 253),
+        phase=one_line(dig(run, "status", "phase", default="") or "", 40),
+        kind=kind,
+        message=one_line(dig(run, "status", "message", default="") or ""),
+        metrics=tuple(metrics),
+    )
+
+
+def canary_analysis(ro: Obj, runs: Sequence[Obj]) -> tuple[AnalysisInfo, ...]:
+    """The current canary's AnalysisRuns: the step and background runs the status names,
+    then any other run of this Rollout for the current pod hash."""
+    ns, name = meta(ro)
+    uid = str(dig(ro, "metadata", "uid", default="") or "")
+    current_hash = str(dig(ro, "status", "currentPodHash", default="") or "")
+    named = {
+        str(
+            dig(ro, "status", "canary", "currentStepAnalysisRunStatus", "name", default="")
+        ): "step",
+        str(
+            dig(ro, "status", "canary", "currentBackgroundAnalysisRunStatus", "name", default="")
+        ): "background",
+    }
+    named.pop("", None)
+    out: list[AnalysisInfo] = []
+    for run in runs:
+        run_ns, run_name = meta(run)
+        if run_ns != ns or not _owned_by(run, uid, "Rollout", name):
+            continue
+        kind = named.get(run_name, "")
+        run_hash = dig(run, "metadata", "labels", HASH_LABEL)
+        if not kind and (not current_hash or run_hash != current_hash):
+            continue
+        out.append(analysis_info(run, kind))
+    order = {"step": 0, "background": 1, "": 2}
+    return tuple(sorted(out, key=lambda a: (order.get(a.kind, 3), a.name)))
+
+
+def auto_abort_text(analysis: Sequence[AnalysisInfo]) -> str:
+    armed = list(dict.fromkeys(m for a in analysis for m in a.armed_metrics))
+    if not armed:
+        return ""
+    return f"controller auto-abort armed: {', '.join(armed)}"
+
+
 def to_rollout(
-    ro: Obj, replicasets: Sequence[Obj], pods: Sequence[Obj], cluster: str, now: float
+    ro: Obj,
+    replicasets: Sequence[Obj],
+    pods: Sequence[Obj],
+    cluster: str,
+    now: float,
+    runs: Sequence[Obj] = (),
 ) -> Rollout:
     ns, name = meta(ro)
     ref = RolloutRef(cluster, ns, name)
@@ -527,6 +650,7 @@ def to_rollout(
     if not canary_cfg:
         unavailable.append((Action.ADVANCE, "only canary Rollouts are supported"))
 
+    analysis = canary_analysis(ro, runs) if canary is not None else ()
     return Rollout(
         ref=ref,
         provider=ProviderKind.ARGO,
@@ -546,6 +670,9 @@ def to_rollout(
         created_at=created_at(ro),
         warnings=tuple(warnings),
         unavailable=tuple(unavailable),
+        annotations=console_annotations(ro),
+        analysis=analysis,
+        auto_rollback=auto_abort_text(analysis),
         extra=extra,
     )
 
@@ -755,7 +882,7 @@ def _is_controlled_by(rs: Obj, ro: Obj) -> bool:
 class ArgoProvider:
     kind = ProviderKind.ARGO
     resource = ROLLOUTS
-    related: tuple[ResourceType, ...] = (REPLICASETS, PODS)
+    related: tuple[ResourceType, ...] = (REPLICASETS, PODS, ANALYSISRUNS)
     actions: tuple[Action, ...] = tuple(Action)
 
     def to_rollouts(self, objects: Sequence[Obj], related: Related, cluster: str) -> list[Rollout]:
@@ -767,12 +894,22 @@ class ArgoProvider:
             rs_by_ns[meta(rs)[0]].append(rs)
         for pod in related.get(PODS, ()):
             pods_by_ns[meta(pod)[0]].append(pod)
+        runs_by_ns: dict[str, list[Obj]] = defaultdict(list)
+        for run in related.get(ANALYSISRUNS, ()):
+            runs_by_ns[meta(run)[0]].append(run)
         out: list[Rollout] = []
         for ro in objects:
             try:
                 ns = meta(ro)[0]
                 out.append(
-                    to_rollout(ro, rs_by_ns.get(ns, ()), pods_by_ns.get(ns, ()), cluster, now)
+                    to_rollout(
+                        ro,
+                        rs_by_ns.get(ns, ()),
+                        pods_by_ns.get(ns, ()),
+                        cluster,
+                        now,
+                        runs_by_ns.get(ns, ()),
+                    )
                 )
             except Exception as exc:  # a malformed object must never take the list down
                 out.append(broken_rollout(ro, cluster, exc))

@@ -35,9 +35,17 @@ from console.kube.access import AccessChecker
 from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error, is_unavailable
-from console.kube.events import EventCreator
+from console.kube.events import EVENTS, EventCreator, reason_for
 from console.kube.inspect import KubeInspection
-from console.kube.provider import Obj, Provider, Related, ResourceType, load_providers, meta
+from console.kube.provider import (
+    Obj,
+    Provider,
+    Related,
+    ResourceType,
+    created_at,
+    load_providers,
+    meta,
+)
 from console.model import (
     Action,
     ActionError,
@@ -686,6 +694,48 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         if failed:
             result = replace(result, message=f"{result.message} (event not recorded: {failed})")
         return result
+
+    def rollout(self, ref: RolloutRef) -> Rollout | None:
+        """One rollout read fresh from the API (the guard checks its pause took effect);
+        None when it is gone. Raises ConsoleError (one sentence) for other failures."""
+        c = self.clusters.get(ref.cluster)
+        if c is None:
+            return None
+        try:
+            _provider, _obj, rollout = self._find(c, ref)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise ConsoleError(
+                describe_error(exc, what=f"get {ref.short}", cluster=c.name, user=c.config.user)
+            ) from None
+        return rollout
+
+    def last_resume(self, ref: RolloutRef) -> tuple[float, str] | None:
+        """(time, user) of the newest RolloutConsoleResume Event on the rollout, if any."""
+        c = self.clusters.get(ref.cluster)
+        if c is None:
+            return None
+        selector = f"involvedObject.name={ref.name},reason={reason_for(Action.RESUME)}"
+        data = c.client.request("GET", EVENTS.path(ref.namespace), [("fieldSelector", selector)])
+        best: tuple[float, str] | None = None
+        for event in (data or {}).get("items") or []:
+            message = str(event.get("message") or "")
+            who, sep, _ = message.partition(f": {Action.RESUME.value}: ")
+            if not sep:
+                continue
+            at = created_at(
+                {
+                    "metadata": {
+                        "creationTimestamp": event.get("lastTimestamp")
+                        or event.get("eventTime")
+                        or (event.get("metadata") or {}).get("creationTimestamp")
+                    }
+                }
+            )
+            if best is None or at >= best[0]:
+                best = (at, who)
+        return best
 
     def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
         """JSON merge patch of the rollout object's annotations (the guard's records)."""

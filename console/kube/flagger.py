@@ -35,6 +35,7 @@ from console.kube.provider import (
     Related,
     ResourceType,
     Verb,
+    console_annotations,
     created_at,
     dig,
     meta,
@@ -223,6 +224,11 @@ def to_rollout(
             f"no canary run in progress (Flagger phase {flagger_phase or 'none'})",
         )
 
+    auto_rollback = ""
+    if threshold and flagger_phase in RUNNING and not suspended and not skip:
+        # Flagger rolls back by itself once failedChecks reaches the threshold.
+        auto_rollback = f"Flagger rolls back at {threshold} failed checks ({failed or 0} so far)"
+
     return Rollout(
         ref=RolloutRef(cluster, ns, name),
         provider=ProviderKind.FLAGGER,
@@ -239,6 +245,8 @@ def to_rollout(
         created_at=created_at(canary),
         warnings=tuple(warnings),
         unavailable=tuple(unavailable.items()),
+        annotations=console_annotations(canary),
+        auto_rollback=auto_rollback,
         extra=tuple(extra),
     )
 

@@ -63,6 +63,7 @@ from console.kube.provider import (
     Related,
     ResourceType,
     Verb,
+    console_annotations,
     created_at,
     dig,
     meta,
@@ -862,6 +863,7 @@ def build_rollout(
             created_at=created_at(obj),
             warnings=tuple(warnings),
             unavailable=tuple(unavailable.items()),
+            annotations=console_annotations(obj),
             extra=tuple(extra),
         )
 
@@ -987,6 +989,7 @@ def build_rollout(
         created_at=created_at(obj),
         warnings=tuple(dict.fromkeys(warnings)),
         unavailable=tuple(unavailable.items()),
+        annotations=console_annotations(obj),
         extra=tuple(extra),
     )
 

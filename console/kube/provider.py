@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from console.model import Action, ActionResult, ProviderKind, Rollout
+from console.model import ANNOTATION_PREFIX, Action, ActionResult, ProviderKind, Rollout
+from console.untrusted import one_line
 
 #: A Kubernetes object as the API returns it (JSON decoded, camelCase keys).
 Obj = Mapping[str, Any]
@@ -232,3 +233,17 @@ def created_at(obj: Obj) -> float:
         return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+def console_annotations(obj: Obj) -> tuple[tuple[str, str], ...]:
+    """The object's rollout-console.io/ annotations, sanitised, sorted by key."""
+    ann = dig(obj, "metadata", "annotations")
+    if not isinstance(ann, Mapping):
+        return ()
+    return tuple(
+        sorted(
+            (one_line(k, 253), one_line(v))
+            for k, v in ann.items()
+            if isinstance(k, str) and k.startswith(ANNOTATION_PREFIX) and isinstance(v, str)
+        )
+    )

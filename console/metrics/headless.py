@@ -47,7 +47,10 @@ ROWS: tuple[tuple[Metric, str, str], ...] = (
     (Metric.ERROR_PCT, "errors", "{:.2f} %"),
     (Metric.REQUEST_RATE, "requests", "{:.2f} req/s"),
     (Metric.GPU_UTIL, "GPU util", "{:.0f} %"),
-    (Metric.GPU_MEMORY, "GPU memory", "{:.2f} GiB"),
+    # Per GPU, never summed over pods: versions on different pod counts compare.
+    (Metric.GPU_MEMORY, "GPU memory/GPU", "{:.2f} GiB"),
+    (Metric.GPU_MEMORY_MAX, "GPU memory max", "{:.2f} GiB"),
+    (Metric.GPU_COUNT, "GPUs", "{:.0f}"),
 )
 
 

@@ -50,6 +50,8 @@ def help_text(read_only: bool, notices: Sequence[str] = (), stale: Sequence[str]
         for k in ACTION_KEYS:
             note = " (asks: y confirms, any other key cancels)" if k.key in CONFIRMED else ""
             lines.append(f"  [b]{k.key:<8}[/b] {k.action.label}{note}")
+    # The list's verdict column, in the words it uses (one line: 80x24 keeps the hint).
+    lines += ["", "[b]GATES[/b]  ✔ pass  ✖ fail  ? unsure  ∅ no data  stale  error  - no verdict"]
     lines += ["", "Press any key to close."]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.model import (
     Metric,
     MetricsState,
@@ -23,6 +24,7 @@ from console.model import (
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
 from console.screens.tree_panel import draw_tree
+from widgets.gates_panel import GatesPanel
 from widgets.key_footer import KeyFooter
 from widgets.metric_summary import MetricSummary
 from widgets.rollout_tree import RolloutTreeView
@@ -63,6 +65,8 @@ class RolloutDetailScreen(ActionScreen):
         yield Static(id="title")
         yield TrafficBar(id="traffic")
         with VerticalScroll(id="body"):
+            # First in the body: the verdict is what a responder reads first.
+            yield GatesPanel(id="gates")
             with Horizontal(id="info"):
                 with Vertical(id="info-left"):
                     yield Static(id="versions")
@@ -114,11 +118,13 @@ class RolloutDetailScreen(ActionScreen):
             pause_remaining_s=rollout.pause_remaining_s,
             paused=rollout.paused,
             aborted=rollout.aborted,
+            paused_by="the guard" if rollout.annotation(PAUSED_AT_ANNOTATION) else "operator",
         )
         self._update("#versions", versions_text(rollout))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
         refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
+        self.draw_gates(rollout, now)
         self.draw_charts(rollout, metrics, now)
         self.draw_log()
         self.tick()
@@ -163,6 +169,24 @@ class RolloutDetailScreen(ActionScreen):
                 stale_s=stale_s,
             )
 
+    def draw_gates(self, rollout: Rollout, now: float) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        decisions = store.decisions_for(self.key)
+        local = store.guard.get("")
+        evaluated_s = (
+            now - local.last_evaluation
+            if local is not None and local.last_evaluation is not None
+            else None
+        )
+        self.query_one(GatesPanel).show(
+            store.verdicts.get(self.key),
+            now=self.app.guard_now(),  # type: ignore[attr-defined]
+            decision=decisions[-1] if decisions else None,
+            extra=analysis_lines(rollout),
+            enabled=self.app.guard is not None,  # type: ignore[attr-defined]
+            evaluated_s=evaluated_s,
+        )
+
     def draw_log(self) -> None:
         entries = self.app.store.log_for(self.key)[-LOG_LINES:]  # type: ignore[attr-defined]
         # Wall-clock times (UTC, as incident notes use), not "5s ago": the text then
@@ -172,7 +196,7 @@ class RolloutDetailScreen(ActionScreen):
             text.append("(none yet)", style="dim")
         for entry in reversed(entries):
             at = time.strftime("%H:%M:%S", time.gmtime(entry.at))
-            mark = {"action": "» ", "error": "✖ "}.get(entry.kind, "· ")
+            mark = {"action": "» ", "error": "✖ ", "guard": "» "}.get(entry.kind, "· ")
             style = "bold" if entry.kind != "status" else ""
             text.append(f"{at} {mark}{entry.text}\n", style=style)
         self._update("#log", text)
@@ -198,6 +222,34 @@ class RolloutDetailScreen(ActionScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def analysis_lines(rollout: Rollout) -> list[Text]:
+    """Argo AnalysisRuns of the current canary, per metric as `kubectl argo rollouts get
+    rollout` shows them (✔ ✖ ? ⚠ counts), and whether the controller may still roll
+    back by itself."""
+    lines: list[Text] = []
+    for run in rollout.analysis:
+        head = Text(no_wrap=True, end="")
+        head.append("AnalysisRun ", style="bold")
+        head.append(run.name)
+        head.append(f"  {run.phase or 'Pending'}")
+        if run.kind:
+            head.append(f"  ({run.kind})", style="dim")
+        if run.message:
+            head.append(f"  {run.message}", style="italic")
+        lines.append(head)
+        for m in run.metrics:
+            line = Text(no_wrap=True, end="")
+            line.append(f"  {m.name:<18}{m.phase or 'Pending':<13}{m.counts or '-':<16}")
+            line.append(f"last {m.last_value or '-'}  ")
+            line.append(m.condition, style="dim")
+            if m.dry_run:
+                line.append("  dry-run", style="dim")
+            lines.append(line)
+    if rollout.auto_rollback:
+        lines.append(Text(f"⚠ {rollout.auto_rollback}", style="bold", no_wrap=True, end=""))
+    return lines
 
 
 def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[Series]:

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input
 
-from console.listing import ordered
+from console.listing import StickyRanks, ordered
 from console.model import Rollout
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
@@ -39,6 +39,7 @@ class RolloutListScreen(ActionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
+        self.ranks = StickyRanks()
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status", classes="status-line")
@@ -59,13 +60,26 @@ class RolloutListScreen(ActionScreen):
         return self.query_one(RolloutTable)
 
     def shown_rollouts(self) -> list[Rollout]:
-        return ordered(self.app.store.rollouts.values(), self.query_text)  # type: ignore[attr-defined]
+        store = self.app.store  # type: ignore[attr-defined]
+        self.ranks.forget_except(store.rollouts)
+        return ordered(
+            store.rollouts.values(),
+            self.query_text,
+            store.verdicts,
+            ranks=self.ranks,
+            now=self.app.clock(),  # type: ignore[attr-defined]
+        )
 
     def redraw(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
         rows = self.shown_rollouts()
         clusters = {r.ref.cluster for r in store.rollouts.values()}
-        self.table.show(rows, self.app.clock(), show_cluster=len(clusters) > 1)  # type: ignore[attr-defined]
+        self.table.show(
+            rows,
+            self.app.clock(),  # type: ignore[attr-defined]
+            show_cluster=len(clusters) > 1,
+            verdicts=store.verdicts,
+        )
         self.tick()
         self.refresh_bindings_if_changed()
 
@@ -101,6 +115,7 @@ class RolloutListScreen(ActionScreen):
         box.value = ""
         box.display = False
         self.query_text = ""
+        self.ranks = StickyRanks()
         self.set_focus(self.table)
         self.redraw()
 

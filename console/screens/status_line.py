@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widget import Widget
 
+from console.guard.verdicts import GuardStatus
 from console.model import format_duration
 
 if TYPE_CHECKING:
@@ -31,6 +32,28 @@ def status_line(app: RolloutConsoleApp, left: str) -> Text:
     if notices:
         text.append("  ·  ")
         text.append(f"⚠ {notices} notice{'s' if notices > 1 else ''} (? lists them)", style="bold")
+    # Last: at 80 columns the guard's age may be cut, a notice count must not be.
+    for status in app.store.guard.values():
+        text.append("  ·  ")
+        text.append_text(guard_text(status, now))
+    return text
+
+
+def guard_text(status: GuardStatus, now: float) -> Text:
+    """ "guard dry-run: this console, 3s ago": whether a guard acts, who holds its
+    Lease, and how old its last evaluation is."""
+    where = f" {status.cluster}" if status.cluster else ""
+    if not status.active:
+        lease = f" (Lease: {status.holder}, expired)" if status.holder else ""
+        return Text(f"no guard{where}{lease}", style="dim")
+    mode = " dry-run" if status.dry_run else ""
+    text = Text(f"guard{where}{mode}", style="bold")
+    if status.holder:
+        text.append(f": {status.holder}")
+    if status.last_evaluation is None:
+        text.append(", not evaluated yet", style="dim")
+    else:
+        text.append(f", {format_duration(now - status.last_evaluation)} ago", style="dim")
     return text
 
 

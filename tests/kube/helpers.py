@@ -27,7 +27,11 @@ FAST_STEPS: list[dict[str, Any]] = [
 
 #: Read rights on the Argo kinds only: every other kind the console reads is 403.
 ARGO_READER: list[dict[str, Any]] = [
-    {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["rollouts", "analysisruns"],
+        "verbs": ["get", "list", "watch"],
+    },
     {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
 ]

@@ -1,6 +1,8 @@
 """SVG snapshots of the list and detail views at 80x24 and 160x48.
 
-The demo runs on a ManualClock (seed 7), so every run draws the same frame.
+The demo runs on a ManualClock (seed 7) with its guard evaluated through the
+warm-up, so every run draws the same frame: yolo-detector paused by the guard,
+the verdict column, and the gates panel in the detail view.
 Update after an intended UI change with `pytest tests/ui --snapshot-update`,
 then look at the SVGs.
 """
@@ -38,7 +40,7 @@ async def _settle(pilot: Pilot[Any]) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_list_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    app, _ = frozen_demo_app()
+    app, _ = frozen_demo_app(guard=True)
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 
 
@@ -46,10 +48,17 @@ def test_list_view(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def test_detail_view_of_a_regressing_canary(
     snap_compare: SnapCompare, size: tuple[int, int]
 ) -> None:
-    app, _ = frozen_demo_app()
+    app, _ = frozen_demo_app(guard=True)
     assert snap_compare(app, terminal_size=size, run_before=_open("yolo-detector"))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_detail_view_of_the_gpu_leak(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    # Five simulated minutes in: the GPU gate has paused facefusion.
+    app, _ = frozen_demo_app(guard=True, warmup_s=420)
+    assert snap_compare(app, terminal_size=size, run_before=_open("facefusion"))
+
+
 def test_list_view_read_only_light_theme(snap_compare: SnapCompare) -> None:
-    app, _ = frozen_demo_app(read_only=True, theme="rollout-light")
+    app, _ = frozen_demo_app(read_only=True, theme="rollout-light", guard=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)

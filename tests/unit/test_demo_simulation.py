@@ -69,7 +69,9 @@ def test_scenarios_open_mid_story() -> None:
     assert yolo.phase is Phase.PAUSED and yolo.pause_remaining_s is not None
     assert yolo.actual_weight > 0 and yolo.canary is not None
     face = by_name["facefusion"]
-    assert face.current is not None and face.current.text == "pause ∞"
+    assert face.current is not None and face.current.duration_s, "a timed pause"
+    llm = by_name["llm-gateway"]
+    assert llm.current is not None and llm.current.text == "pause ∞"
     bert = by_name["bert-ranker"]
     assert bert.phase is Phase.HEALTHY and bert.canary is None
     assert bert.current_step == len(bert.steps)
@@ -137,21 +139,21 @@ def test_timed_pause_counts_down_then_moves_on() -> None:
 
 def test_indefinite_pause_waits_for_advance() -> None:
     cluster, clock = make()
-    face = get(cluster, "facefusion")
-    step = face.current_step
+    llm = get(cluster, "llm-gateway")
+    step = llm.current_step
     clock.advance(3600)
-    face = get(cluster, "facefusion")
-    assert face.current_step == step and face.phase is Phase.PAUSED and not face.paused, (
+    llm = get(cluster, "llm-gateway")
+    assert llm.current_step == step and llm.phase is Phase.PAUSED and not llm.paused, (
         "a pause step is not an operator pause"
     )
-    assert face.pause_remaining_s is None and face.actual_weight == 25
-    result = cluster.act(face.ref, Action.ADVANCE)
-    assert result.before.startswith(f"step {step}/") and "weight 25%" in result.before
-    face = get(cluster, "facefusion")
-    assert face.set_weight == 50 and face.actual_weight == 25, "canary pods load first"
-    assert face.canary is not None and face.canary.ready < face.canary.desired
-    face = run_until(cluster, clock, "facefusion", lambda r: r.actual_weight == 50, 120)
-    assert face.canary is not None and face.canary.ready == face.canary.desired
+    assert llm.pause_remaining_s is None and llm.actual_weight == 20
+    result = cluster.act(llm.ref, Action.ADVANCE)
+    assert result.before.startswith(f"step {step}/") and "weight 20%" in result.before
+    llm = get(cluster, "llm-gateway")
+    assert llm.set_weight == 50 and llm.actual_weight == 20, "canary pods load first"
+    assert llm.canary is not None and llm.canary.ready < llm.canary.desired
+    llm = run_until(cluster, clock, "llm-gateway", lambda r: r.actual_weight == 50, 120)
+    assert llm.canary is not None and llm.canary.ready == llm.canary.desired
 
 
 def test_weights_follow_the_steps_to_full_promotion() -> None:

@@ -64,3 +64,17 @@ def test_table_and_json_show_both_versions_and_state() -> None:
     assert doc["versions"]["stable"]["latency_p99_ms"] == 25.0
     assert doc["versions"]["canary"]["latency_p99_ms"] is None
     assert doc["state"] == "no data" and doc["taken_at"] == "2026-11-23T10:00:00Z"
+
+
+def test_table_gives_gpu_memory_per_gpu_and_the_gpu_count() -> None:
+    import io
+
+    from console.metrics.headless import render_table
+    from tests.widgets.data import rollout as sample_rollout
+    from tests.widgets.data import sample_metrics
+
+    out = io.StringIO()
+    render_table(sample_rollout("tf-serving"), sample_metrics(), 0.1, "test", out)
+    lines = {line.split("  ")[0]: line.split() for line in out.getvalue().splitlines()}
+    assert lines["GPUs"][-2:] == ["4", "1"], "stable on 4 GPUs, canary on 1"
+    assert "GPU memory/GPU" in lines and "GPU memory max" in lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from console.guard.verdicts import Comparison, Gate, GateKind, GateResult, GateState, Verdict
 from console.model import (
     Image,
     Metric,
@@ -126,6 +127,8 @@ def sample_metrics(n: int = 60, *, state: MetricsState = MetricsState.OK) -> Rol
         Metric.REQUEST_RATE: wave(n, 90, 5),
         Metric.GPU_UTIL: wave(n, 45, 10),
         Metric.GPU_MEMORY: wave(n, 6.0, 0.2),
+        Metric.GPU_MEMORY_MAX: wave(n, 6.1, 0.2),
+        Metric.GPU_COUNT: wave(n, 4.0, 0.0),
     }
     canary = {
         Metric.LATENCY_P50: wave(n, 14, 2),
@@ -134,6 +137,8 @@ def sample_metrics(n: int = 60, *, state: MetricsState = MetricsState.OK) -> Rol
         Metric.REQUEST_RATE: wave(n, 30, 3),
         Metric.GPU_UTIL: wave(n, 50, 10),
         Metric.GPU_MEMORY: wave(n, 7.5, 0.3),
+        Metric.GPU_MEMORY_MAX: wave(n, 7.5, 0.3),
+        Metric.GPU_COUNT: wave(n, 1.0, 0.0),
     }
     return RolloutMetrics(
         ref=RolloutRef("demo", "models", "tf-serving"),
@@ -143,3 +148,53 @@ def sample_metrics(n: int = 60, *, state: MetricsState = MetricsState.OK) -> Rol
         taken_at=NOW,
         window_s=300,
     )
+
+
+def sample_verdict(ref: RolloutRef | None = None, *, at: float = NOW) -> Verdict:
+    """A failing verdict: p99 breached (pauses now), errors on the way, GPU fine,
+    a compared gate with effect size and p-value, one gate still short of data."""
+    ref = ref or RolloutRef("demo", "models", "tf-serving")
+    p99 = Gate("p99-latency", GateKind.ABSOLUTE, Metric.LATENCY_P99, Comparison.LT, 50.0)
+    errors = Gate("error-rate", GateKind.ABSOLUTE, Metric.ERROR_PCT, Comparison.LT, 0.1)
+    gpu = Gate(
+        "gpu-memory", GateKind.RELATIVE, Metric.GPU_MEMORY, Comparison.LE, 1.15, critical=True
+    )
+    compared = Gate("p50-vs-stable", GateKind.COMPARED, Metric.LATENCY_P50, allowed_increase=1.1)
+    drift = Gate("drift", GateKind.CUSTOM, comparison=Comparison.LT, threshold=0.2)
+    results = (
+        GateResult(
+            p99,
+            GateState.FAIL,
+            95.0,
+            40.0,
+            n=60,
+            breaches=3,
+            pauses_in=0,
+            reason="p99 95 ms is not < 50 ms",
+        ),
+        GateResult(
+            errors,
+            GateState.FAIL,
+            1.5,
+            0.05,
+            n=1800,
+            breaches=2,
+            pauses_in=1,
+            reason="1.5 % is not < 0.1 %",
+        ),
+        GateResult(gpu, GateState.PASS, 7.5, 7.0, n=60),
+        GateResult(
+            compared,
+            GateState.INCONCLUSIVE,
+            14.0,
+            12.0,
+            n=60,
+            effect=1.17,
+            p_value=0.034,
+            reason="not significant at 98 %",
+        ),
+        GateResult(
+            drift, GateState.NO_DATA, None, None, n=2, needed=3, reason="2 of 3 points needed"
+        ),
+    )
+    return Verdict(ref, GateState.FAIL, results, gate_set="default", at=at)

@@ -160,7 +160,7 @@ def test_table_compacts_at_80_columns() -> None:
             await pilot.pause()
             text = screen_text(app)
             assert "✖ Aborted" in text  # still words, just shorter
-            assert "2.12.0→2.13.0-gpu" in text
+            assert "2.12.0→2.13.0-gpu" in text, text
             assert "⚠latest" in text
             table.move_cursor(row=2)
             selected = table.selected_key
@@ -421,8 +421,12 @@ def test_summary_values_ratio_and_states() -> None:
             summary.show(sample_metrics(), now=NOW + 1)
             await pilot.pause()
             text = screen_text(app)
-            for label in ("p50 ms", "p99 ms", "error %", "req/s", "GPU util %", "GPU mem GiB"):
+            for label in ("p50 ms", "p99 ms", "error %", "req/s", "GPU util %", "mem/GPU GiB"):
                 assert label in text
+            # Per GPU: stable on 4 GPUs and a canary on 1 side by side, not sums.
+            gpus = next(line for line in text.splitlines() if line.startswith("GPUs"))
+            assert gpus.split()[1:3] == ["4", "1"], gpus
+            assert "max/GPU GiB" in text
             assert "▲" in text and "stale" not in text
             summary.show(sample_metrics(), now=NOW + 42)
             await pilot.pause()
