@@ -192,7 +192,7 @@ def test_lease_status_reads_holder_age_and_dry_run() -> None:
     }
     t = 1796040005.0  # 2026-11-30T12:00:05Z
     s = lease_status(lease, t + 10, "lab")
-    assert s.active and s.holder == "guard-a [2J" and s.dry_run and s.cluster == "lab"
+    assert s.active and s.holder == "guard-a" and s.dry_run and s.cluster == "lab"
     assert s.last_evaluation == t - 5
     assert not lease_status(lease, t + 16).active
     assert not lease_status(None, t).active

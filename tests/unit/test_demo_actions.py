@@ -180,7 +180,7 @@ def test_inapplicable_actions_say_why_in_one_sentence(
     ("name", "action", "words"),
     [
         ("yolo-detector", Action.RESUME, "is not paused."),
-        ("facefusion", Action.RESUME, "advance it to continue."),
+        ("llm-gateway", Action.RESUME, "advance it to continue."),
     ],
 )
 def test_resuming_what_runs_is_harmless_and_says_so(
