@@ -63,7 +63,9 @@ class Axes:
 
 def nice_step(raw: float) -> float:
     magnitude = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
+    # 1.5, 3 and 7.5 too: with only 2-3 ticks on a short chart, 0/75/150 for data
+    # up to 140 wastes less height than 0/100/200.
+    for factor in (1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0):
         if raw <= factor * magnitude:
             return factor * magnitude
     return 10 * magnitude
@@ -96,6 +98,9 @@ def shared_axes(groups: Sequence[Points], xlim: tuple[float, float], rows: int) 
     # Round outwards to a tidy step so tick labels read "0 / 50 / 100", not "1.77".
     intervals = max(1, min(4, (rows - 1) // 2))
     step = nice_step((hi - lo) / intervals)
+    # Rounding outwards can add an interval: then take the next tidy step up.
+    while math.ceil(hi / step) - math.floor(lo / step) > intervals:
+        step = nice_step(step * 1.001)
     lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
     count = round((hi - lo) / step)
     ticks = tuple(lo + i * step for i in range(count + 1))
