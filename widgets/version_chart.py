@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ from widgets._plot import (
 )
 
 _GAP = 2  # columns between the two plots
+# One thread builds every chart, one after the other: plotext holds a lock anyway,
+# and a plain executor costs the UI thread less than a Textual worker per build
+# (no Worker object, no state-change messages).
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-build")
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class VersionChartPair(Widget):
     Cost: plotext's build() takes a few ms per plot, so the lines are cached
     and rebuilt only when the data, the size or the theme changed
     (`build_count` counts builds). The first build at a size runs here, so a
-    frame is never blank; later ones run on a thread worker and are swapped
+    frame is never blank; later ones run on a builder thread and are swapped
     in by a message, keeping the previous lines on screen meanwhile
     (`pending` is true until then).
     """
@@ -80,7 +85,7 @@ class VersionChartPair(Widget):
     """
 
     class Built(Message, bubble=False):
-        """Lines built on a worker thread for `request`."""
+        """Lines built on the builder thread for `request`."""
 
         def __init__(self, request: _Request, lines: list[Strip], ylim: tuple[float, float]):
             super().__init__()
@@ -199,15 +204,11 @@ class VersionChartPair(Widget):
             lines, ylim = build_lines(request)
             self._swap(request, lines, ylim)
             return
-        self.run_worker(
-            lambda: self._build_off_thread(request),
-            thread=True,
-            group="chart-build",
-            exclusive=True,
-            exit_on_error=False,
-        )
+        _BUILDER.submit(self._build_off_thread, request)
 
     def _build_off_thread(self, request: _Request) -> None:
+        if request != self._wanted:
+            return  # superseded while queued (newer data, a resize): skip the work
         lines, ylim = build_lines(request)
         self.post_message(self.Built(request, lines, ylim))  # post_message is thread-safe
 
@@ -236,7 +237,7 @@ class VersionChartPair(Widget):
         return Strip.blank(self.size.width, self.rich_style)
 
 
-# --- building (pure: runs on a worker thread) ------------------------------------------------
+# --- building (pure: runs on the builder thread) ------------------------------------------------
 
 
 def build_lines(r: _Request) -> tuple[list[Strip], tuple[float, float]]:
