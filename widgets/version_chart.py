@@ -10,7 +10,6 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 from textual.events import Resize
-from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.theme import Theme
@@ -124,7 +123,9 @@ class VersionChartPair(Widget):
 
     def _theme_changed(self, _theme: Theme) -> None:
         self._colours = palette(self.app)
-        self._schedule()
+        # The signal fires before the new theme's CSS is applied: build with the
+        # widget's new background once it is.
+        self.call_after_refresh(self._schedule)
 
     def on_resize(self, _event: Resize) -> None:
         self._schedule()
@@ -223,13 +224,6 @@ class VersionChartPair(Widget):
         self.ylim = ylim
         self.build_count += 1
         self.refresh()
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # The theme signal can fire before the new CSS is applied: if the widget's
-        # style moved on since the last build, build again (after this repaint).
-        if self._built is not None and self._built.base != self.rich_style:
-            self.call_later(self._schedule)
-        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         if 0 <= y < len(self._lines) and self._lines[y].cell_length == self.size.width:

@@ -497,5 +497,10 @@ def test_every_widget_renders_in_every_theme_and_switches(theme: str) -> None:
             await until(pilot, lambda: chart.build_count > before, "a rebuild")
             await _settled(pilot, chart)
             assert chart.build_count == before + 1  # new colours, one rebuild
+            # ... drawn on the new theme's background, not the old one's.
+            background = chart.rich_style.bgcolor
+            line = chart.render_line(3)
+            assert line.cell_length == 80
+            assert all(segment.style and segment.style.bgcolor == background for segment in line)
 
     run(scenario())
