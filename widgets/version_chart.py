@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,10 +34,44 @@ from widgets._plot import (
 )
 
 _GAP = 2  # columns between the two plots
-# One thread builds every chart, one after the other: plotext holds a lock anyway,
-# and a plain executor costs the UI thread less than a Textual worker per build
-# (no Worker object, no state-change messages).
-_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-build")
+
+
+class _Builder:
+    """One thread builds every chart's lines, one after the other.
+
+    plotext holds a lock anyway, and a plain executor costs the UI thread less
+    than a Textual worker per build (no Worker object, no state messages). The
+    results of a burst (a refresh queues one build per chart) are posted
+    together when the queue empties, so the UI swaps them all in one frame
+    instead of repainting once per chart.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-build")
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._done: list[tuple[VersionChartPair, VersionChartPair.Built]] = []
+
+    def submit(self, chart: VersionChartPair, request: _Request) -> None:
+        with self._lock:
+            self._queued += 1
+        self._pool.submit(self._run, chart, request)
+
+    def _run(self, chart: VersionChartPair, request: _Request) -> None:
+        built: VersionChartPair.Built | None = None
+        try:
+            # Skip a build superseded while queued (newer data, a resize).
+            if request == chart._wanted:
+                lines, ylim = build_lines(request)
+                built = VersionChartPair.Built(request, lines, ylim)
+        finally:
+            with self._lock:
+                self._queued -= 1
+                if built is not None:
+                    self._done.append((chart, built))
+                ready, self._done = (self._done, []) if self._queued == 0 else ([], self._done)
+            for target, message in ready:
+                target.post_message(message)  # post_message is thread-safe
 
 
 @dataclass(frozen=True)
@@ -205,13 +240,7 @@ class VersionChartPair(Widget):
             lines, ylim = build_lines(request)
             self._swap(request, lines, ylim)
             return
-        _BUILDER.submit(self._build_off_thread, request)
-
-    def _build_off_thread(self, request: _Request) -> None:
-        if request != self._wanted:
-            return  # superseded while queued (newer data, a resize): skip the work
-        lines, ylim = build_lines(request)
-        self.post_message(self.Built(request, lines, ylim))  # post_message is thread-safe
+        _BUILDER.submit(self, request)
 
     def on_version_chart_pair_built(self, message: Built) -> None:
         if message.request == self._wanted:
@@ -229,6 +258,9 @@ class VersionChartPair(Widget):
         if 0 <= y < len(self._lines) and self._lines[y].cell_length == self.size.width:
             return self._lines[y]
         return Strip.blank(self.size.width, self.rich_style)
+
+
+_BUILDER = _Builder()
 
 
 # --- building (pure: runs on the builder thread) ------------------------------------------------
