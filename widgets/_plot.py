@@ -174,7 +174,7 @@ def plot_ansi(
                     plt.plot([t for t, _ in thinned], [v for _, v in thinned], marker=marker.name,
                              color=rgb)  # fmt: skip
                 else:
-                    # One point per cell column: the dotted line of a secondary series.
+                    # A point every second cell: the dotted line of a secondary series.
                     thinned = thin(run, max(1, width // 2))
                     plt.scatter([t for t, _ in thinned], [v for _, v in thinned],
                                 marker=marker.name, color=rgb)  # fmt: skip
@@ -189,7 +189,8 @@ def strips_of(text: Text, width: int, base: Style) -> list[Strip]:
     for line in text.split("\n", allow_blank=True):
         line.no_wrap = True
         line.end = ""
-        segments = _merged(line.render(_CONSOLE))
+        with _LOCK:  # one Console shared by the UI and builder threads
+            segments = _merged(line.render(_CONSOLE))
         strip = Strip(segments).crop_extend(0, width, None).apply_style(base)
         out.append(strip)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.style import Style
@@ -62,7 +62,11 @@ class _Builder:
         try:
             # Skip a build superseded while queued (newer data, a resize).
             if request == chart._wanted:
-                lines, ylim = build_lines(request)
+                try:
+                    lines, ylim = build_lines(request)
+                except Exception as exc:  # a plotting bug must not leave the chart pending
+                    failed = replace(request, note=f"chart failed ({type(exc).__name__})")
+                    lines, ylim = build_lines(failed)
                 built = VersionChartPair.Built(request, lines, ylim)
         finally:
             with self._lock:

@@ -151,3 +151,22 @@ def test_legends_shorten_whole_words() -> None:
     assert fit([long, short, bare], 20).plain == bare.plain
     assert fit([long, short, bare], 12).plain == "latency ms S"
     assert fit([long, short, bare], 11).plain == "latency ms"
+
+
+def test_builds_on_several_threads_equal_builds_on_one() -> None:
+    """plotext draws on one global figure: concurrent builds must not mix their plots."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [([flat(10.0 * i)], BRAILLE if i % 2 else BLOCKS) for i in range(1, 9)]
+    expected = [
+        side_lines(series, marker, BLUE, AXES, WIDTH, HEIGHT).plain for series, marker in cases
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            got = list(
+                pool.map(
+                    lambda case: side_lines(case[0], case[1], BLUE, AXES, WIDTH, HEIGHT).plain,
+                    cases * 4,
+                )
+            )
+            assert got == expected * 4
