@@ -11,6 +11,8 @@
 3. the same with no new data (the same clock, the same metrics).
 4. plotext build time per chart pair (both sides, off the UI thread).
 5. the list with 200 simulated rollouts, and RSS with the detail view open.
+6. the live demo at --speed 1 (real time, metrics every 2 s, redraws every
+   0.5 s when something changed): how many redraws rebuilt any chart.
 
 UI-thread time is `time.thread_time()` on the event-loop thread, so the
 metrics fetch (a worker's job), the chart builds on worker threads and idle
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.app import RolloutConsoleApp
+from console.demo import make_demo
 from console.demo_app import frozen_demo_app
 from console.model import Snapshot
 from widgets.version_chart import VersionChartPair, build_lines
@@ -158,6 +162,41 @@ async def refresh_costs(extra: int, detail: bool, refreshes: int, *, new_data: b
     return out
 
 
+async def live_demo(seconds: float) -> tuple[int, int, int]:
+    """The real demo at --speed 1 (real time): (redraws, redraws that built charts, builds)."""
+    backend, metrics = make_demo(seed=7, speed=1.0)
+    app = RolloutConsoleApp(backend, metrics)
+    redraws = with_builds = 0
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"yolo-detector", "enter", "enter")
+        await asyncio.sleep(3.0)  # the first metrics and the first builds
+        screen = app.screen
+        charts = _charts(app)
+        drawn = screen.redraw  # type: ignore[attr-defined]
+        before = sum(c.build_count for c in charts)
+
+        def counted() -> None:
+            nonlocal redraws
+            redraws += 1
+            drawn()
+
+        screen.redraw = counted  # type: ignore[attr-defined]
+        last = before
+        deadline = time.monotonic() + seconds
+        seen = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            if redraws != seen:  # a redraw happened: did a chart build follow it?
+                await asyncio.sleep(0.3)
+                seen = redraws
+                now = sum(c.build_count for c in charts)
+                with_builds += now != last
+                last = now
+        builds = sum(c.build_count for c in charts) - before
+    return redraws, with_builds, builds
+
+
 def _p90(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.9)]
 
@@ -166,12 +205,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="process starts for figure 1")
     parser.add_argument("--refreshes", type=int, default=30)
+    parser.add_argument("--live-s", type=float, default=12.0, help="live demo run for figure 6")
     args = parser.parse_args()
 
     busy = asyncio.run(refresh_costs(0, True, args.refreshes, new_data=True))
     idle = asyncio.run(refresh_costs(0, True, args.refreshes, new_data=False))
     list200 = asyncio.run(refresh_costs(194, False, args.refreshes, new_data=True))
     frames, rss = first_frame_and_rss(args.runs)
+    redraws, with_builds, builds = asyncio.run(live_demo(args.live_s))
 
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
     print(
@@ -204,6 +245,10 @@ def main() -> None:
         f"   target <= {TARGETS['list200_ms']} ms"
     )
     print(f"RSS with the detail view open: {rss:.0f} MB   target <= {TARGETS['rss_mb']} MB")
+    print(
+        f"live demo at --speed 1, detail view, {args.live_s:g} s: {redraws} redraws, "
+        f"{with_builds} of them rebuilt charts ({builds} chart builds)"
+    )
 
 
 if __name__ == "__main__":
