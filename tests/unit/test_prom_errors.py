@@ -136,3 +136,28 @@ def test_unresolvable_host() -> None:
     with pytest.raises(QueryError) as info:
         _transport(url).instant("up")
     assert info.value.reason == f"cannot resolve the host of {url}"
+
+
+def test_a_connection_closed_mid_answer() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            # Promise 1000 bytes, send 10, hang up.
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"status":')
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(QueryError) as info:
+            _transport(url).instant("up")
+        assert info.value.reason == f"{url} closed the connection mid-answer"
+        assert info.value.transient
+    finally:
+        thread.join(timeout=5)
+        listener.close()
