@@ -96,10 +96,13 @@ def shared_axes(groups: Sequence[Points], xlim: tuple[float, float], rows: int) 
     if min(values) >= 0:
         lo = max(lo, 0.0)
     # Round outwards to a tidy step so tick labels read "0 / 50 / 100", not "1.77".
-    intervals = max(1, min(4, (rows - 1) // 2))
+    # A scale across zero needs two intervals at least (a tick on each side of it).
+    intervals = max(2 if lo < 0 < hi else 1, min(4, (rows - 1) // 2))
     step = nice_step((hi - lo) / intervals)
     # Rounding outwards can add an interval: then take the next tidy step up.
-    while math.ceil(hi / step) - math.floor(lo / step) > intervals:
+    for _ in range(8):
+        if math.ceil(hi / step) - math.floor(lo / step) <= intervals:
+            break
         step = nice_step(step * 1.001)
     lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
     count = round((hi - lo) / step)

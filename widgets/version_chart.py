@@ -283,7 +283,8 @@ def build_lines(r: _Request) -> tuple[list[Strip], tuple[float, float]]:
         message = r.note or "no data"
         style = r.colours.attention if r.note and "unavailable" in r.note else None
         body = centred(message, r.width, body_height, style)
-        return strips_of(header, r.width, r.base) + strips_of(body, r.width, r.base), axes.ylim
+        lines = strips_of(header, r.width, r.base) + strips_of(body, r.width, r.base)
+        return _exactly(lines, r), axes.ylim
     left_text = _side(r.stable, BRAILLE, r.colours.stable, axes, left, body_height)
     if r.canary is None:
         right_text = centred("no canary", right, body_height, r.colours.muted)
@@ -296,9 +297,15 @@ def build_lines(r: _Request) -> tuple[list[Strip], tuple[float, float]]:
     )
     for a, b in pairs:
         lines.append(Strip.join([a, gap, b]))
+    return _exactly(lines, r), axes.ylim
+
+
+def _exactly(lines: list[Strip], r: _Request) -> list[Strip]:
+    """`r.height` lines of `r.width` cells, whatever a tiny size did to the parts."""
+    lines = [line.crop_extend(0, r.width, r.base) for line in lines[: r.height]]
     while len(lines) < r.height:
         lines.append(Strip.blank(r.width, r.base))
-    return lines[: r.height], axes.ylim
+    return lines
 
 
 def _side(

@@ -3,6 +3,7 @@ gaps and legends out."""
 
 from __future__ import annotations
 
+import pytest
 from rich.style import Style
 from rich.text import Text
 
@@ -170,3 +171,29 @@ def test_builds_on_several_threads_equal_builds_on_one() -> None:
                 )
             )
             assert got == expected * 4
+
+
+@pytest.mark.parametrize("size", [(1, 1), (6, 3), (20, 5), (39, 8), (200, 13)])
+@pytest.mark.parametrize(
+    "values",
+    [[], [0.0], [-5.0, 300.0], [-6.0, -4.0], [1e-9, 2e-9], [6e11, 6e11], [0.0, 100.0] * 30],
+    ids=["empty", "one", "across-zero", "negative", "tiny", "huge-flat", "zigzag"],
+)
+def test_any_data_at_any_size_gives_exactly_the_widget_size(
+    size: tuple[int, int], values: list[float]
+) -> None:
+    from widgets._palette import _palette
+    from widgets.version_chart import _Request, build_lines
+
+    width, height = size
+    series = tuple((T0 + 5.0 * i, v) for i, v in enumerate(values))
+    colours = _palette("test", ("",) * 7)
+    request = _Request(
+        "latency", "ms", (series, series), (series,), ("p50", "p99"), "v1", "v2", "", None,
+        None, width, height, colours, Style(),
+    )  # fmt: skip
+    lines, (lo, hi) = build_lines(request)
+    assert len(lines) == height and all(line.cell_length == width for line in lines)
+    assert lo < hi
+    if values:
+        assert lo <= min(values) and hi >= max(values)
