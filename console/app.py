@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
@@ -99,7 +99,11 @@ class RolloutConsoleApp(App[int]):
 
     def metrics_targets(self) -> list[Rollout]:
         """Rollouts whose metrics the visible screen shows."""
-        wanted: list[str] = getattr(self.screen, "metrics_keys", lambda: [])()
+        try:
+            screen = self.screen
+        except ScreenStackError:  # the app is exiting
+            return []
+        wanted: list[str] = getattr(screen, "metrics_keys", lambda: [])()
         return [self.store.rollouts[k] for k in wanted if k in self.store.rollouts]
 
     def refresh_metrics(self) -> None:
@@ -170,10 +174,15 @@ class RolloutConsoleApp(App[int]):
         self._call_screen("tick")
 
     def _call_screen(self, method: str) -> None:
-        call = getattr(self.screen, method, None)
+        # The screens may be torn down under a timer or a late worker's message (the
+        # app is exiting): then there is nothing to draw.
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return
+        call = getattr(screen, method, None)
         if call is None:
             return
-        # The screen may be torn down under a timer: then there is nothing to draw.
         with contextlib.suppress(NoMatches):
             call()
 
