@@ -342,7 +342,6 @@ class RolloutConsoleApp(App[int]):
         call = getattr(self._current_screen(), method, None)
         if call is None:
             return
-        # The screen may be torn down under a timer: then there is nothing to draw.
         with contextlib.suppress(NoMatches):
             call()
 

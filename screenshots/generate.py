@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from console.demo_app import frozen_demo_app
+from tests.ui.drive import charts_settled
 
 HERE = Path(__file__).resolve().parent
 SIZES = ((80, 24), (160, 48))
@@ -40,6 +41,9 @@ async def _shoot(size: tuple[int, int], out: Path) -> list[Path]:
         else:
             raise SystemExit(f"the detail view of {DETAIL_OF} did not get metrics in 10s")
         app.redraw_if_changed()
+        await pilot.pause()
+        while time.monotonic() < deadline and not charts_settled(app):
+            await pilot.pause(0.05)
         await pilot.pause()
         path = out / f"detail-{size[0]}x{size[1]}.svg"
         app.save_screenshot(path.name, str(out))

@@ -23,8 +23,8 @@ def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
     }
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's code, not the install's
+    if "PYTHONPATH" in os.environ:  # the code under test, not whatever is installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     session = TmuxSession([installed_binary(), "--demo", "--seed", "7", *args], 100, height, env)
     try:
         yield session
