@@ -10,8 +10,12 @@ import argparse
 import asyncio
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+# Run as a script from anywhere: the repository root holds `console` and `tests`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.demo_app import frozen_demo_app
 from tests.ui.drive import charts_settled
@@ -61,6 +65,7 @@ def main() -> None:
             if args.png:
                 if shutil.which("rsvg-convert") is None:
                     raise SystemExit("rsvg-convert is missing: apt-get install librsvg2-bin")
+                Path(args.png).mkdir(parents=True, exist_ok=True)
                 png = Path(args.png) / svg.with_suffix(".png").name
                 subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)
                 print(png)
