@@ -526,3 +526,28 @@ def test_every_widget_renders_in_every_theme_and_switches(theme: str) -> None:
             assert all(segment.style and segment.style.bgcolor == background for segment in line)
 
     run(scenario())
+
+
+def test_rollout_table_tick_moves_age_without_new_data() -> None:
+    """AGE moves on its own; before, it moved only when something else changed."""
+    from console.demo import ManualClock, make_demo
+    from widgets.rollout_table import RolloutTable
+
+    async def scenario() -> None:
+        clock = ManualClock(1_767_225_600.0)
+        backend, _ = make_demo(clock=clock)
+        rollouts = backend.list()
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(160, 24)) as pilot:
+            newest = max(rollouts, key=lambda r: r.created_at)
+            table.show(rollouts, newest.created_at + 30)
+            await pilot.pause()
+            before = screen_text(app)
+            table.tick(newest.created_at + 3 * 3600)
+            await pilot.pause()
+            after = screen_text(app)
+            assert before != after
+            assert "3h" in next(line for line in after.splitlines() if newest.ref.name in line)
+
+    run(scenario())
