@@ -535,18 +535,29 @@ class KubeInspection:
             ("tailLines", str(LOG_TAIL_LINES)),
         ]
         handles: list[WatchHandle] = []
+        lock = threading.Lock()
+
+        def stop_all() -> None:
+            with lock:
+                for h in handles:
+                    with contextlib.suppress(Exception):
+                        h.stop()
+
+        def opened(handle: WatchHandle) -> None:
+            # Stopped before the stream even opened (a quick n/t/s, or quitting): close
+            # it at once, or its read would block until that pod writes a line.
+            with lock:
+                handles.append(handle)
+            if stop.is_set():
+                stop_all()
 
         def close_on_stop() -> None:
             stop.wait()
-            for h in handles:
-                with contextlib.suppress(Exception):
-                    h.stop()
+            stop_all()
 
         threading.Thread(target=close_on_stop, name=f"logs-{pod}", daemon=True).start()
         try:
-            for line in c.client.transport.stream_text(
-                path, query, LOG_CONNECT_TIMEOUT_S, handles.append
-            ):
+            for line in c.client.transport.stream_text(path, query, LOG_CONNECT_TIMEOUT_S, opened):
                 if stop.is_set():
                     return
                 yield clean_line(line.expandtabs(4))

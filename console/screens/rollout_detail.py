@@ -22,6 +22,7 @@ from console.model import (
     VersionMetrics,
 )
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
+from console.screens.scrolling import SCROLL_BINDINGS, scroll
 from console.screens.status_line import StatusLine, status_line
 from console.screens.tree_panel import draw_tree
 from widgets.gates_panel import GatesPanel
@@ -45,12 +46,7 @@ LOG_LINES = 8
 class RolloutDetailScreen(ActionScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("j", "scroll('down')", "Down", show=False),
-        Binding("k", "scroll('up')", "Up", show=False),
-        Binding("g,home", "scroll('home')", "Top", show=False),
-        Binding("G,end", "scroll('end')", "Bottom", show=False),
-        Binding("ctrl+f,pagedown", "scroll('page_down')", "Page down", show=False),
-        Binding("ctrl+b,pageup", "scroll('page_up')", "Page up", show=False),
+        *SCROLL_BINDINGS,
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall"), (46, "-taller")]
@@ -216,15 +212,7 @@ class RolloutDetailScreen(ActionScreen):
         self.query_one("#status", StatusLine).show(status_line(self.app, label))  # type: ignore[arg-type]
 
     def action_scroll(self, how: str) -> None:
-        body = self.query_one("#body", VerticalScroll)
-        {
-            "up": body.action_scroll_up,
-            "down": body.action_scroll_down,
-            "home": body.action_scroll_home,
-            "end": body.action_scroll_end,
-            "page_up": body.action_page_up,
-            "page_down": body.action_page_down,
-        }[how]()
+        scroll(self.query_one("#body", VerticalScroll), how)
 
     def action_back(self) -> None:
         self.app.pop_screen()

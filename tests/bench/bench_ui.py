@@ -94,7 +94,12 @@ def first_frame_and_rss(runs: int) -> tuple[list[float], float]:
             raise SystemExit("the list did not appear within 20 s")
         if i == runs - 1:
             _tmux("send-keys", "-t", name, "Enter")
-            time.sleep(5)  # let charts draw and histories fill before reading RSS
+            # RSS is read with the detail view's charts drawn (their axes are on screen).
+            drawn_by = time.monotonic() + 20
+            while "now" not in _tmux("capture-pane", "-p", "-t", name):
+                if time.monotonic() > drawn_by:
+                    raise SystemExit("the detail view's charts did not appear within 20 s")
+                time.sleep(0.05)  # poll interval, bounded by the deadline
             pid = _tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
             status = Path(f"/proc/{pid}/status").read_text()
             for line in status.splitlines():

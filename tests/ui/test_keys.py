@@ -134,6 +134,15 @@ async def test_help_lists_the_keys() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
+        from textual.widgets import Static
+
+        text = str(app.screen.query_one(Static).render())
+        for key, words in (("/", "filter"), ("a", "Advance"), ("x", "Roll back"), ("q", "quit")):
+            assert any(
+                line.split()[:1] == [key] and words.lower() in line.lower()
+                for line in text.splitlines()
+                if line.strip()
+            ), f"{key} {words!r} missing from help:\n{text}"
         await pilot.press("z")
         await until(pilot, lambda: type(app.screen).__name__ == "RolloutListScreen", "back")
 
