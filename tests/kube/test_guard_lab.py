@@ -203,3 +203,43 @@ def test_no_data_and_a_stopped_prometheus_never_pause(kube_lab: KubeLab, tmp_pat
     finally:
         traffic.stop()
         prom.close()
+
+
+def test_gate_sets_come_from_the_namespace_configmap(kube_lab: KubeLab) -> None:
+    import yaml
+
+    from console.guard.gates import CONFIGMAP_KEY, CONFIGMAP_NAME, GATES_ANNOTATION
+    from console.guard.sources import make_resolver
+    from console.metrics.none import NoMetrics
+
+    ns = unique_ns("guard-cm")
+    deploy_canary(kube_lab, ns)
+    b = backend(kube_lab, ns)
+
+    def configmap(text: str) -> None:
+        cm = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CONFIGMAP_NAME, "namespace": ns},
+            "data": {CONFIGMAP_KEY: text},
+        }
+        kube_lab.apply_yaml(yaml.safe_dump(cm))
+
+    configmap(G.FAST_GATES.replace("fast", "team"))
+    kube_lab.kubectl("annotate", "rollout", sample.NAME, "-n", ns, f"{GATES_ANNOTATION}=team")
+
+    def verdict_of(resolver: object) -> Any:
+        guard = Guard(b, NoMetrics("no metrics here"), resolver)  # type: ignore[arg-type]
+        probe = G.listed(b, sample.NAME)
+        return guard.evaluate([probe]).verdicts[probe.ref.key]
+
+    good = verdict_of(make_resolver(b))
+    assert good.gate_set == "team" and good.state is not GateState.ERROR, good
+    # A malformed ConfigMap: that rollout's verdict is ERROR, one sentence with the line.
+    bad_gate = "      - name: p99\n        kind: absolute\n        metric: latency\n"
+    configmap("sets:\n  team:\n    gates:\n" + bad_gate)
+    bad = verdict_of(make_resolver(b))
+    assert bad.state is GateState.ERROR
+    where = f"ConfigMap {ns}/{CONFIGMAP_NAME}, line 6: sets.team.gates[0].metric "
+    assert bad.error.startswith(where), bad.error
+    assert "\n" not in bad.error and bad.error.endswith(".")
