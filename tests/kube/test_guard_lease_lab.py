@@ -274,6 +274,13 @@ def test_lease_protocol_on_the_real_api_server(kube_lab: KubeLab) -> None:
         LeaseElector(client, ns, name, duration_s=4, renew_every_s=1, retry_every_s=0.5)
         for name in ("a", "b")
     )
+    # No such namespace: never leader, and one sentence that says what to do.
+    lost = LeaseElector(client, f"{ns}-absent", "lost")
+    assert not lost.try_once() and not lost.is_leader()
+    assert lost.problem == (
+        f"The namespace '{ns}-absent' for the guard's Lease does not exist on cluster "
+        "'lab': create it or pass --lease-namespace."
+    )
     # Both try at the same moment: the API server's optimistic concurrency picks one.
     results: dict[str, bool] = {}
     barrier = threading.Barrier(2)
