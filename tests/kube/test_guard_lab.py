@@ -253,3 +253,65 @@ def test_gate_sets_come_from_the_namespace_configmap(kube_lab: KubeLab) -> None:
     where = f"ConfigMap {ns}/{CONFIGMAP_NAME}, line 6: sets.team.gates[0].metric "
     assert bad.error.startswith(where), bad.error
     assert "\n" not in bad.error and bad.error.endswith(".")
+
+
+def test_argo_analysis_runs_are_shown_and_say_when_the_controller_can_abort(
+    kube_lab: KubeLab, prom_lab: PrometheusLab
+) -> None:
+    """The real controller runs a background analysis against the lab's Prometheus."""
+    import yaml
+
+    ns = unique_ns("guard-analysis")
+    deploy_canary(kube_lab, ns, start=False)
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "slo", "namespace": ns},
+        "spec": {
+            "metrics": [
+                {
+                    "name": "error-rate",
+                    "interval": "2s",
+                    "successCondition": "result[0] < 1",
+                    "provider": {"prometheus": {"address": prom_lab.url, "query": "vector(0.5)"}},
+                },
+                {
+                    "name": "drift",
+                    "interval": "2s",
+                    "successCondition": "result[0] < 1",
+                    "provider": {"prometheus": {"address": prom_lab.url, "query": "vector(2)"}},
+                },
+            ],
+            "dryRun": [{"metricName": "drift"}],
+        },
+    }
+    kube_lab.apply_yaml(yaml.safe_dump(template))
+    patch = {
+        "spec": {"strategy": {"canary": {"analysis": {"templates": [{"templateName": "slo"}]}}}}
+    }
+    kube_lab.kubectl(
+        "patch", "rollout", sample.NAME, "-n", ns, "--type=merge", "-p", json.dumps(patch)
+    )
+    sample.start_canary(kube_lab, ns)
+    b = backend(kube_lab, ns)
+
+    def measured() -> Any:
+        try:
+            r = G.listed(b, sample.NAME)
+        except AssertionError:
+            return None
+        if not r.analysis:
+            return None
+        metrics = {m.name: m for m in r.analysis[0].metrics}
+        done = metrics.get("error-rate") and metrics["error-rate"].successful >= 1
+        return r if done and metrics.get("drift") and metrics["drift"].failed >= 1 else None
+
+    r = kube_lab.wait_for(measured, timeout=90, what="the controller's measurements")
+    [run] = r.analysis
+    assert run.kind == "background" and run.phase == "Running"
+    metrics = {m.name: m for m in run.metrics}
+    assert metrics["error-rate"].last_value == "[0.5]"
+    assert metrics["error-rate"].condition == "success: result[0] < 1"
+    assert metrics["drift"].dry_run and not metrics["error-rate"].dry_run
+    # Only the metric that is not dry-run can make the controller abort.
+    assert r.auto_rollback == "controller auto-abort armed: error-rate"
