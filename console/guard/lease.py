@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from console.guard.verdicts import GuardStatus
 from console.kube.provider import ResourceType, dig
+from console.model import ConsoleError
 from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
@@ -167,10 +168,18 @@ class LeaseElector:
         except Exception as exc:
             from console.kube.errors import describe_error
 
-            self.problem = describe_error(
-                exc, what=f"update lease {self.namespace}/{self.name}", cluster=self.api.cluster
+            problem = (
+                str(exc)
+                if isinstance(exc, ConsoleError)
+                else describe_error(
+                    exc,
+                    what=f"update lease {self.namespace}/{self.name}",
+                    cluster=self.api.cluster,
+                )
             )
-            log.warning("%s", self.problem)
+            if problem != self.problem:  # said once, not every try
+                log.warning("%s", problem)
+            self.problem = problem
             held = False
         if not held:
             with self._lock:
@@ -244,6 +253,11 @@ class LeaseElector:
         except Exception as exc:
             if _status(exc) == 409:  # created by another candidate a moment ago
                 return False
+            if _status(exc) == 404:
+                raise ConsoleError(
+                    f"The namespace {self.namespace!r} for the guard's Lease does not exist "
+                    f"on cluster {self.api.cluster!r}: create it or pass --lease-namespace."
+                ) from None
             raise
         return self._won(out, now)
 
