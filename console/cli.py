@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.run()
     finally:
-        wiring.stop.set()  # releases the Lease of a --guard console
+        wiring.close()  # releases the Lease of a --guard console
     return app.return_code or 0
 
 

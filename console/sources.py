@@ -32,16 +32,18 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
         read_only=args.read_only,
         request_timeout=getattr(args, "request_timeout", None),
     )
+    return backend, cluster_metrics(args)
+
+
+def cluster_metrics(args: argparse.Namespace) -> MetricsSource:
+    """Prometheus when configured, else a source that says why there are no metrics."""
     from console.metrics import make_prometheus_source, prometheus_configured
 
-    metrics: MetricsSource
     if prometheus_configured(args.prometheus, args.config):
-        metrics = make_prometheus_source(url=args.prometheus, config_path=args.config)
-    else:
-        from console.metrics.none import NoMetrics
+        return make_prometheus_source(url=args.prometheus, config_path=args.config)
+    from console.metrics.none import NoMetrics
 
-        metrics = NoMetrics("no --prometheus URL or config file given")
-    return backend, metrics
+    return NoMetrics("no --prometheus URL or config file given")
 
 
 @dataclass
@@ -54,6 +56,15 @@ class GuardWiring:
     statuses: Callable[[], list[GuardStatus]] | None = None
     clock: Callable[[], float] | None = None  # the guard's clock, when not wall time
     stop: threading.Event = field(default_factory=threading.Event)
+    #: The Lease elector of a --guard console: joined on exit so the release is sent.
+    lease_thread: threading.Thread | None = None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the guard; a --guard console gives its Lease up before the process ends
+        (the elector is a daemon thread: unjoined, the release races the exit)."""
+        self.stop.set()
+        if self.lease_thread is not None:
+            self.lease_thread.join(timeout)
 
 
 def make_guard(
@@ -93,7 +104,7 @@ def make_guard(
     lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
     elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
     wiring = GuardWiring()
-    elector.start(wiring.stop)
+    wiring.lease_thread = elector.start(wiring.stop)
 
     def status() -> GuardStatus:
         # Active means a guard holds the Lease: this console, or the one it follows.
@@ -103,7 +114,11 @@ def make_guard(
             active=bool(holder), holder=holder, dry_run=read_only, cluster=first.name
         )
 
-    wiring.guard = Guard(backend, metrics, resolver, dry_run=read_only, is_leader=elector.is_leader)
+    # Its own metrics source: the guard's window and step differ from the charts', and
+    # one shared range cache would refetch everything for each of them in turn.
+    wiring.guard = Guard(
+        backend, cluster_metrics(args), resolver, dry_run=read_only, is_leader=elector.is_leader
+    )
     wiring.every_s = 30.0
     wiring.status = status
     return wiring

@@ -227,13 +227,16 @@ class LeaseElector:
         body = dict(lease)
         body["spec"] = new_spec
         body["metadata"] = self._metadata(lease.get("metadata") or {})
+        # Before the write: a slow answer must not push our deadline past the
+        # followers' view of the Lease (both would act for the difference).
+        sent = self.monotonic()
         try:
             out = self.api.request("PUT", self.path, body=body)
         except Exception as exc:
             if _status(exc) == 409:  # someone else wrote first: they win this round
                 return False
             raise
-        return self._won(out, now)
+        return self._won(out, sent)
 
     def _create(self, now: float) -> bool:
         body = {
@@ -248,6 +251,7 @@ class LeaseElector:
                 "leaseTransitions": 0,
             },
         }
+        sent = self.monotonic()
         try:
             out = self.api.request("POST", LEASES.path(self.namespace), body=body)
         except Exception as exc:
@@ -259,7 +263,7 @@ class LeaseElector:
                     f"on cluster {self.api.cluster!r}: create it or pass --lease-namespace."
                 ) from None
             raise
-        return self._won(out, now)
+        return self._won(out, sent)
 
     def _metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(metadata)
@@ -272,13 +276,14 @@ class LeaseElector:
         out["annotations"] = annotations
         return out
 
-    def _won(self, out: Any, now: float) -> bool:
+    def _won(self, out: Any, sent: float) -> bool:
+        """`sent`: monotonic time the winning write left, which the deadline counts from."""
         holder = str(dig(out, "spec", "holderIdentity", default="") or "")
         if holder != self.identity:
             return False
         self.holder = holder
         with self._lock:
-            self._renewed_at = self.monotonic()
+            self._renewed_at = sent
         return True
 
     def _expired(self, spec: Mapping[str, Any], now: float, mono: float) -> bool:
@@ -334,7 +339,7 @@ class LeaseElector:
             self.api.request("PUT", self.path, body=body)
             self.holder = ""
         except Exception as exc:  # the Lease expires by itself in 15 s anyway
-            log.warning("lease not released: %s", exc)
+            log.warning("lease not released: %s", one_line(exc))
 
 
 # --- status for the TUI -----------------------------------------------------------------
