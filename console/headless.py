@@ -16,7 +16,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console import exit_codes
@@ -30,6 +29,7 @@ from console.model import (
     Step,
     VersionInfo,
 )
+from console.timestamps import rfc3339
 from console.untrusted import clean_line
 
 JSON_API_VERSION = "rollout-console/v1"
@@ -86,11 +86,7 @@ def rollout_json(r: Rollout) -> dict[str, Any]:
         "setWeight": r.set_weight,
         "actualWeight": r.actual_weight,
         "pauseRemainingSeconds": r.pause_remaining_s,
-        "createdAt": (
-            datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if r.created_at
-            else None
-        ),
+        "createdAt": (rfc3339(r.created_at) if r.created_at else None),
         "stable": _version_json(r.stable),
         "canary": _version_json(r.canary),
         "warnings": list(r.warnings),

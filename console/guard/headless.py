@@ -29,11 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console.backend import MetricsSource, RolloutsBackend
-from console.guard.loop import Guard, GuardReport, rfc3339
+from console.guard.loop import Guard, GuardReport
 from console.guard.verdicts import (
     VERDICT_JSON_VERSION,
     Decision,
@@ -42,6 +41,7 @@ from console.guard.verdicts import (
     Verdict,
 )
 from console.model import ConsoleError, Rollout, RolloutRef
+from console.timestamps import rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger("rollout-console.guard")
@@ -276,7 +276,7 @@ def run_guard(args: argparse.Namespace) -> int:
 
 
 def _say(out: TextIO, text: str) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = rfc3339()
     out.write(one_line(f"{now} {text}", 4000) + "\n")
     out.flush()
 

@@ -31,13 +31,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from console.guard.verdicts import GuardStatus
 from console.kube.provider import ResourceType, dig
 from console.model import ConsoleError
+from console.timestamps import micro_time, parse_rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
@@ -85,20 +85,6 @@ def default_namespace() -> str:
 def default_identity() -> str:
     """hostname_random, as client-go suggests: unique even for two processes on one host."""
     return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-
-
-def micro_time(t: float) -> str:
-    """metav1.MicroTime: RFC 3339 with microseconds."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _status(exc: BaseException) -> int | None:
@@ -291,7 +277,7 @@ class LeaseElector:
         duration_s = float(duration) if isinstance(duration, int | float) else self.duration_s
         if mono - self._observed_at > duration_s:
             return True
-        renewed = parse_time(spec.get("renewTime"))
+        renewed = parse_rfc3339(spec.get("renewTime"))
         return renewed is not None and now > renewed + duration_s + CLOCK_SLACK_S
 
     # --- the loop -------------------------------------------------------------------------
@@ -353,12 +339,12 @@ def lease_status(lease: Mapping[str, Any] | None, now: float, cluster: str = "")
     holder = one_line(spec.get("holderIdentity") or "", 128)
     duration = spec.get("leaseDurationSeconds")
     duration_s = float(duration) if isinstance(duration, int | float) else LEASE_DURATION_S
-    renewed = parse_time(spec.get("renewTime"))
+    renewed = parse_rfc3339(spec.get("renewTime"))
     annotations = dig(lease, "metadata", "annotations", default={}) or {}
     return GuardStatus(
         active=bool(holder) and renewed is not None and now <= renewed + duration_s,
         holder=holder,
-        last_evaluation=parse_time(annotations.get(LAST_EVALUATION_ANNOTATION)),
+        last_evaluation=parse_rfc3339(annotations.get(LAST_EVALUATION_ANNOTATION)),
         dry_run=annotations.get(DRY_RUN_ANNOTATION) == "true",
         cluster=cluster,
     )

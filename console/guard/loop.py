@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from console.backend import MetricsSource, RolloutsBackend
@@ -69,6 +68,7 @@ from console.model import (
     Series,
     VersionInfo,
 )
+from console.timestamps import parse_rfc3339, rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
@@ -119,19 +119,6 @@ class _Step:
     gate_set: GateSet | None = None
     error: str = ""
     custom: dict[str, tuple[Series, Series]] = field(default_factory=dict)
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _fmt(value: float | None) -> str:

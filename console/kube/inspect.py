@@ -13,7 +13,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,6 +21,7 @@ from console.inspection import LogTarget
 from console.kube.errors import describe_error, status_message
 from console.kube.provider import Obj, Provider, ResourceType, created_at, dig, meta
 from console.model import ConsoleError, ProviderKind, Role, Rollout, RolloutRef
+from console.timestamps import parse_rfc3339
 from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
 from console.untrusted import clean, clean_line, clip
 
@@ -42,12 +42,7 @@ _HIDDEN_METADATA = ("managedFields",)
 
 
 def _ts(value: Any) -> float:
-    if not isinstance(value, str) or not value:
-        return 0.0
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    return parse_rfc3339(value) or 0.0
 
 
 def _name(text: Any) -> str:
