@@ -167,22 +167,10 @@ def table(rollouts: Sequence[Rollout], *, clusters: bool) -> str:
 
 
 def _backend(args: argparse.Namespace) -> RolloutsBackend:
+    from console.sources import make_backend
+
     read_only = bool(getattr(args, "read_only", False))
-    if getattr(args, "demo", False):
-        from console.demo import make_demo
-
-        backend, _ = make_demo(seed=args.seed, speed=args.speed, read_only=read_only)
-        return backend
-    from console.kube import make_kube_backend
-
-    return make_kube_backend(
-        kubeconfig=args.kubeconfig,
-        contexts=list(args.context or []),
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
-        read_only=read_only,
-        request_timeout=getattr(args, "request_timeout", None),
-    )
+    return make_backend(args, demo=bool(getattr(args, "demo", False)), read_only=read_only)
 
 
 def _err(message: str, stream: TextIO | None = None) -> None:

@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from console.backend import MetricsSource, RolloutsBackend
-from console.cli import wants_kube
 from console.guard.verdicts import GuardStatus
 
 if TYPE_CHECKING:
     from console.guard.loop import Guard
+
+
+def wants_kube(args: argparse.Namespace) -> bool:
+    """The TUI's source: the demo unless a cluster option is given (or --demo wins)."""
+    if args.demo:
+        return False
+    return bool(
+        args.kube or args.context or args.namespace or args.all_namespaces or args.kubeconfig
+    )
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
@@ -22,17 +30,31 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
 
         return make_demo(seed=args.seed, speed=args.speed, read_only=args.read_only)
 
+    return make_backend(args, demo=False, read_only=args.read_only), cluster_metrics(args)
+
+
+def make_backend(
+    args: argparse.Namespace, *, demo: bool, read_only: bool = False, check_access: bool = True
+) -> RolloutsBackend:
+    """The rollouts backend the options name: the demo, or the clusters of the kubeconfig.
+
+    The TUI, the headless commands and the guard all come here; each says whether its
+    default is the demo (the TUI) or a cluster (`get`, the actions, `guard`)."""
+    if demo:
+        from console.demo import make_demo
+
+        return make_demo(seed=args.seed, speed=args.speed, read_only=read_only)[0]
     from console.kube import make_kube_backend
 
-    backend = make_kube_backend(
+    return make_kube_backend(
         kubeconfig=args.kubeconfig,
-        contexts=list(args.context),
+        contexts=list(args.context or []),
         namespace=args.namespace,
-        all_namespaces=args.all_namespaces,
-        read_only=args.read_only,
+        all_namespaces=bool(args.all_namespaces),
+        read_only=read_only,
+        check_access=check_access,
         request_timeout=getattr(args, "request_timeout", None),
     )
-    return backend, cluster_metrics(args)
 
 
 def cluster_metrics(args: argparse.Namespace) -> MetricsSource:

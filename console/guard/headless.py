@@ -74,24 +74,12 @@ def parse_interval(text: str, what: str = "--interval") -> float:
 
 
 def make_backend(args: argparse.Namespace) -> RolloutsBackend:
-    if getattr(args, "demo", False):
-        from console.demo import make_demo
-
-        backend, _ = make_demo(seed=args.seed, speed=args.speed)
-        return backend
-    if len(args.context or []) > 1:
+    if len(args.context or []) > 1 and not getattr(args, "demo", False):
         raise ConsoleError("The guard watches one cluster: pass at most one --context.")
-    from console.kube import make_kube_backend
+    from console.sources import make_backend as backend_for
 
-    return make_kube_backend(
-        kubeconfig=args.kubeconfig,
-        contexts=list(args.context or []),
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
-        read_only=False,
-        # The API server is the judge of what the guard may do; no SSAR round trips.
-        check_access=False,
-    )
+    # The API server is the judge of what the guard may do; no SSAR round trips.
+    return backend_for(args, demo=bool(getattr(args, "demo", False)), check_access=False)
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
