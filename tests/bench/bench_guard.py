@@ -75,7 +75,8 @@ def evaluation_cost(n_max: int, repeat: int) -> None:
             )
             print(
                 f"{'rollouts':>8}  {'queries':>7}  {'cold ms':>8}  {'(query)':>8}  "
-                f"{'(split)':>8}  {'warm ms':>8}  {'verdicts':>8}  {'RSS MiB':>8}  states"
+                f"{'(split)':>8}  {'warm ms':>8}  {'(query)':>8}  {'verdicts':>8}  "
+                f"{'RSS MiB':>8}  states"
             )
             for n in sorted({1, 50, n_max}):
                 # A fresh interpreter: the RSS is the guard's, not the history generator's.
@@ -102,6 +103,7 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
     cold: list[float] = []
     warm: list[float] = []
     fetch: list[float] = []
+    warm_fetch: list[float] = []
     split: list[float] = []
     queries: set[int] = set()
     verdicts = 0
@@ -130,6 +132,8 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
         t = time.perf_counter()
         report = guard.evaluate(rollouts)
         warm.append(time.perf_counter() - t)
+        if source.last_stats is not None:
+            warm_fetch.append(source.last_stats.seconds)
         queries.add(report.queries)
         states = {v.state.value for v in report.verdicts.values()}
         source.close()
@@ -137,7 +141,8 @@ def measure(url: str, at: float, n: int, repeat: int) -> None:
         f"{n:>8}  {'/'.join(map(str, sorted(queries))):>7}  "
         f"{1000 * statistics.median(cold):>8.0f}  {1000 * statistics.median(fetch):>8.0f}  "
         f"{1000 * statistics.median(split):>8.0f}  {1000 * statistics.median(warm):>8.0f}  "
-        f"{verdicts:>8}  {_rss_mib():>8.0f}  {','.join(sorted(states))}",
+        f"{1000 * statistics.median(warm_fetch or [math.nan]):>8.0f}  {verdicts:>8}  "
+        f"{_rss_mib():>8.0f}  {','.join(sorted(states))}",
         flush=True,
     )
 
