@@ -10,6 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from console.action_state import why_not
 from console.model import Action
 from console.screens.actions import ACTION_KEYS
 
@@ -30,7 +31,7 @@ class RolloutCommands(Provider):
         rollout = target_fn() if target_fn is not None else None
         if rollout is not None and not app.read_only:
             for key in ACTION_KEYS:
-                reason = rollout.why_unavailable(key.action)
+                reason = why_not(rollout, key.action)
                 if reason:
                     continue
                 commands.append(

@@ -60,6 +60,8 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
 
     tmux.keys("p")
     tmux.wait_text("Paused yolo-detector at weight")  # the notification
+    # r (resume) is offered only once the view shows it paused: wait for that.
+    tmux.wait_text("paused by operator")
     tmux.keys("r")
     tmux.wait_text("Resumed yolo-detector")
     tmux.keys("a")
