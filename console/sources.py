@@ -44,6 +44,16 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
     return backend, metrics
 
 
+def app_clock(backend: RolloutsBackend) -> Callable[[], float] | None:
+    """The clock the console must read ages and countdowns on: the demo's simulated
+    one (at --speed 30 a step's 60 s pass in 2 s, so ages must too); None = wall time."""
+    from console.demo import DemoBackend
+
+    if isinstance(backend, DemoBackend):
+        return backend.cluster.clock.now
+    return None
+
+
 @dataclass
 class GuardWiring:
     """What the TUI needs to run (or only watch) a guard."""
