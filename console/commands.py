@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from console.app import RolloutConsoleApp
 
 
+#: What each action is in `kubectl argo rollouts`: the palette tells the two promotes apart.
+ARGO_CLI = {
+    Action.ADVANCE: "kubectl argo rollouts promote: one step",
+    Action.PROMOTE_FULL: "kubectl argo rollouts promote --full: all steps, all traffic",
+    Action.PAUSE: "kubectl argo rollouts pause",
+    Action.RESUME: "kubectl argo rollouts resume (spec.paused)",
+    Action.ROLLBACK: "kubectl argo rollouts abort",
+    Action.RETRY: "kubectl argo rollouts retry rollout",
+    Action.UNDO: "kubectl argo rollouts undo",
+}
+
+
 class RolloutCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app: RolloutConsoleApp = self.app  # type: ignore[assignment]
@@ -38,7 +50,7 @@ class RolloutCommands(Provider):
                     (
                         f"{key.action.label}: {rollout.ref.short}",
                         partial(app.request_action, rollout.ref, Action(key.action)),
-                        f"key {key.key}",
+                        f"key {key.key} · {ARGO_CLI[key.action]}",
                     )
                 )
         for theme in ("rollout-dark", "rollout-light", "rollout-high-contrast"):

@@ -23,8 +23,9 @@ class ActionKey:
 
 
 ACTION_KEYS: tuple[ActionKey, ...] = (
-    ActionKey("a", Action.ADVANCE, "Advance"),
-    ActionKey("A", Action.PROMOTE_FULL, "Promote", "A"),
+    # Argo's words: `kubectl argo rollouts promote` and `promote --full`.
+    ActionKey("a", Action.ADVANCE, "Promote step"),
+    ActionKey("A", Action.PROMOTE_FULL, "Promote full", "A"),
     ActionKey("p", Action.PAUSE, "Pause"),
     ActionKey("r", Action.RESUME, "Resume"),
     ActionKey("x", Action.ROLLBACK, "Rollback"),

@@ -49,7 +49,7 @@ def test_pause_resume_rollback_through_tmux(
 
     try:
         tmux.wait_for(
-            lambda s: sample.NAME in s and "Advance" in s, "the lab's rollout in the list", 30
+            lambda s: sample.NAME in s and "Promote step" in s, "the lab's rollout in the list", 30
         )
         tmux.keys("Enter")
         tmux.wait_text("S stable")
