@@ -133,6 +133,7 @@ class RolloutTable(DataTable[Text]):
         self._fit: dict[str, int] = {}
         self._shown: dict[str, Cells] = {}
         self._shown_width = 0
+        self._sort_mark: tuple[str, bool] | None = None
         self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
 
     def on_mount(self) -> None:
@@ -436,6 +437,29 @@ class RolloutTable(DataTable[Text]):
     def _column_keys(self) -> list[str]:
         return [key for key, _ in COLUMNS if self._show_cluster or key != "cluster"]
 
+    def mark_sorted(self, column: str | None, descending: bool = False) -> None:
+        """An arrow on the header of the column the rows are sorted by (k9s style)."""
+        mark = (column, descending) if column else None
+        if mark == self._sort_mark:
+            return
+        self._sort_mark = mark
+        for key, label in COLUMNS:
+            found = self.columns.get(ColumnKey(key))
+            if found is not None:
+                found.label = Text(self._label(key, label))
+        self._fit = {}  # the header's width may have changed: the next show() re-fits
+        self._update_count += 1
+        self.refresh()
+
+    def _label(self, key: str, label: str) -> str:
+        if self._narrow and key == "namespace":
+            label = "NS"
+        if self._narrow and key == "verdict":
+            label = NARROW_VERDICT_LABEL
+        if self._sort_mark is not None and self._sort_mark[0] == key:
+            label += "↓" if self._sort_mark[1] else "↑"
+        return label
+
     def _rebuild_columns(self) -> None:
         self.clear(columns=True)
         self._keys = ()
@@ -447,11 +471,7 @@ class RolloutTable(DataTable[Text]):
         for key, label in COLUMNS:
             if key == "cluster" and not self._show_cluster:
                 continue
-            if self._narrow and key == "namespace":
-                label = "NS"
-            if self._narrow and key == "verdict":
-                label = NARROW_VERDICT_LABEL
-            self.add_column(label, key=key)
+            self.add_column(self._label(key, label), key=key)
 
     def _row_cells(self, rollout: Rollout, age: str, colours: Palette) -> Cells:
         narrow = bool(self._narrow)

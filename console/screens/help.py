@@ -21,6 +21,7 @@ NAVIGATION_KEYS = (
     ("l", "logs of a canary or stable pod (s/c side, n next pod, t container)"),
     ("y", "the rollout's YAML"),
     ("d", "describe: conditions and Events"),
+    ("N S P W O", "sort: name status step weight age; again reverses; D default"),
     ("ctrl+p", "command palette: actions and themes"),
     ("?", "this help"),
     ("q", "quit"),

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input
 
-from console.listing import StickyRanks, ordered
+from console.listing import SORTS, SortOrder, StickyRanks, ordered
 from console.model import Rollout
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
@@ -34,12 +34,22 @@ class RolloutListScreen(ActionScreen):
         Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("enter", "open", "Open", show=False),
+        # k9s: shift+column letter sorts, again turns the direction. A (promote
+        # --full), R (retry) and G (last row) are taken: STEP is P, AGE is O (oldest).
+        Binding("N", "sort('name')", "Sort by name", show=False),
+        Binding("S", "sort('status')", "Sort by status", show=False),
+        Binding("P", "sort('step')", "Sort by step", show=False),
+        Binding("W", "sort('weight')", "Sort by weight", show=False),
+        Binding("O", "sort('age')", "Sort by age", show=False),
+        Binding("D", "sort('')", "Default order", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
         self.ranks = StickyRanks()
+        #: None: the default, needs-attention-first order.
+        self.sort: SortOrder | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status", classes="status-line")
@@ -68,6 +78,7 @@ class RolloutListScreen(ActionScreen):
             store.verdicts,
             ranks=self.ranks,
             now=self.app.clock(),  # type: ignore[attr-defined]
+            sort=self.sort,
         )
 
     def redraw(self) -> None:
@@ -89,6 +100,8 @@ class RolloutListScreen(ActionScreen):
         total = len(store.rollouts)
         counts = f"{shown} of {total} rollouts" if self.query_text else f"{total} rollouts"
         flt = f"  filter: {self.query_text}" if self.query_text else ""
+        if self.sort is not None:
+            flt += f"  sorted by {self.sort.column} {'↓' if self.sort.descending else '↑'}"
         self.query_one("#status", StatusLine).show(
             status_line(self.app, f"{counts}{flt}")  # type: ignore[arg-type]
         )
@@ -103,6 +116,19 @@ class RolloutListScreen(ActionScreen):
         return []
 
     # --- keys -------------------------------------------------------------------
+
+    def action_sort(self, column: str) -> None:
+        if not column:
+            self.sort = None
+            # The default order starts afresh: no rank held from before the sort.
+            self.ranks = StickyRanks()
+        elif self.sort is None:
+            self.sort = SortOrder(column)
+        else:
+            self.sort = self.sort.toggled(column)
+        marked = SORTS[self.sort.column][0] if self.sort is not None else None
+        self.table.mark_sorted(marked, self.sort.descending if self.sort else False)
+        self.redraw()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
