@@ -41,7 +41,7 @@ class RolloutCommands(Provider):
             if target_fn is not None:
                 break
         rollout = target_fn() if target_fn is not None else None
-        if rollout is not None and not app.read_only:
+        if rollout is not None and not app.cluster_read_only(rollout.ref.cluster):
             for key in ACTION_KEYS:
                 reason = why_not(rollout, key.action)
                 if reason:

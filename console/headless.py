@@ -178,6 +178,7 @@ def _backend(args: argparse.Namespace) -> RolloutsBackend:
         backend, _ = make_demo(seed=args.seed, speed=args.speed, read_only=read_only)
         return backend
     from console.kube import make_kube_backend
+    from console.metrics.config import read_only_contexts
 
     return make_kube_backend(
         kubeconfig=args.kubeconfig,
@@ -186,6 +187,7 @@ def _backend(args: argparse.Namespace) -> RolloutsBackend:
         all_namespaces=bool(args.all_namespaces),
         read_only=read_only,
         request_timeout=getattr(args, "request_timeout", None),
+        read_only_contexts=read_only_contexts(getattr(args, "config", None)),
     )
 
 

@@ -23,6 +23,7 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
         return make_demo(seed=args.seed, speed=args.speed, read_only=args.read_only)
 
     from console.kube import make_kube_backend
+    from console.metrics.config import read_only_contexts
 
     backend = make_kube_backend(
         kubeconfig=args.kubeconfig,
@@ -31,6 +32,7 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
         all_namespaces=args.all_namespaces,
         read_only=args.read_only,
         request_timeout=getattr(args, "request_timeout", None),
+        read_only_contexts=read_only_contexts(getattr(args, "config", None)),
     )
     from console.metrics import make_prometheus_source, prometheus_configured
 

@@ -109,6 +109,8 @@ class ActionScreen(InspectScreen):  # l/y/d: console/screens/inspect_keys.py
         if action == "act" and parameters:
             rollout = self.target()
             wanted = Action(str(parameters[0]))
+            if rollout is not None and self.app.cluster_read_only(rollout.ref.cluster):  # type: ignore[attr-defined]
+                return False  # a read-only context: no action keys at all, as k9s
             if rollout is not None and why_not(rollout, wanted):
                 return None if wanted in DIMMED_NOT_HIDDEN else False
         return True

@@ -121,7 +121,8 @@ class RolloutDetailScreen(ActionScreen):
             aborted=rollout.aborted,
             paused_by="the guard" if rollout.annotation(PAUSED_AT_ANNOTATION) else "operator",
         )
-        self._update("#versions", versions_text(rollout))
+        locked = self.app.cluster_read_only(rollout.ref.cluster)  # type: ignore[attr-defined]
+        self._update("#versions", versions_text(rollout, read_only=locked))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
         refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
@@ -280,7 +281,7 @@ def title_text(r: Rollout) -> Text:
 TITLE_MESSAGE_CHARS = 30
 
 
-def notes_text(r: Rollout) -> Text:
+def notes_text(r: Rollout, *, read_only: bool = False) -> Text:
     """Warnings, the long message, and why keys cannot act now (dimmed or hidden
     in the footer), one reason a line with the keys it stops."""
     text = Text()
@@ -288,6 +289,10 @@ def notes_text(r: Rollout) -> Text:
     if len(r.message) > TITLE_MESSAGE_CHARS:
         lines.append((r.message, "italic"))
     lines.extend((f"⚠ {w}", "bold") for w in r.warnings)
+    if read_only:
+        # No action keys at all: the reasons below would be noise.
+        lines.append((f"read-only: no actions on {r.ref.cluster or 'this cluster'}", "dim"))
+        return _join(text, lines)
     by_reason: dict[str, list[str]] = {}
     for action, reason in unavailable_now(r, tuple(k.action for k in ACTION_KEYS)):
         key = next(k.key for k in ACTION_KEYS if k.action is action)
@@ -295,6 +300,10 @@ def notes_text(r: Rollout) -> Text:
     lines.extend(
         (f"not now {' '.join(keys)}: {reason}", "dim") for reason, keys in by_reason.items()
     )
+    return _join(text, lines)
+
+
+def _join(text: Text, lines: list[tuple[str, str]]) -> Text:
     for i, (line, style) in enumerate(lines):
         text.append(("\n" if i else "") + line, style=style)
     return text
@@ -321,8 +330,8 @@ def _version_line(tag: str, v: VersionInfo | None) -> Text:
     return line
 
 
-def versions_text(r: Rollout) -> Text:
-    text = notes_text(r)
+def versions_text(r: Rollout, *, read_only: bool = False) -> Text:
+    text = notes_text(r, read_only=read_only)
     if text.plain:
         text.append("\n")
     text.append_text(_version_line("S stable", r.stable))
