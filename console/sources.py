@@ -102,6 +102,8 @@ def make_guard(
 
     clusters = getattr(backend, "clusters", {})
     first = next(iter(clusters.values()))
+    # A context the config file marks read-only: the guard only says what it would do.
+    read_only = read_only or first.name in getattr(backend, "read_only_clusters", frozenset())
     lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
     elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
     wiring = GuardWiring()
