@@ -219,6 +219,10 @@ class RolloutConsoleApp(App[int]):
         (a frozen demo clock: the same data would count as another evaluation)."""
         if self.guard is None:
             return
+        if any(w.group == "guard" and not w.is_finished for w in self.workers):
+            # A slow evaluation (a Prometheus timeout) is still running: a thread
+            # worker cannot be cancelled, so the next one waits for its turn.
+            return
         now = self.clock()
         if self.guard_clock is not None and now <= self.guard_clock:
             return
@@ -348,7 +352,6 @@ class RolloutConsoleApp(App[int]):
         call = getattr(self._current_screen(), method, None)
         if call is None:
             return
-        # The screen may be torn down under a timer: then there is nothing to draw.
         with contextlib.suppress(NoMatches):
             call()
 

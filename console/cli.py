@@ -246,14 +246,6 @@ def _add_guard_args(p: argparse.ArgumentParser) -> None:
     demo.add_argument("--speed", type=float, default=1.0, help="demo: simulated s per real s")
 
 
-def wants_kube(args: argparse.Namespace) -> bool:
-    if args.demo:
-        return False
-    return bool(
-        args.kube or args.context or args.namespace or args.all_namespaces or args.kubeconfig
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -277,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from console.metrics.headless import run_metrics
 
         return run_metrics(args)
+
+    from console.sources import wants_kube
 
     if args.prometheus and not wants_kube(args):
         parser.error("--prometheus needs a cluster: add --kube (the demo has its own metrics)")
@@ -314,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.run()
     finally:
-        wiring.stop.set()  # releases the Lease of a --guard console
+        wiring.close()  # releases the Lease of a --guard console
     return app.return_code or 0
 
 

@@ -16,7 +16,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console import exit_codes
@@ -30,6 +29,7 @@ from console.model import (
     Step,
     VersionInfo,
 )
+from console.timestamps import rfc3339
 from console.untrusted import clean_line
 
 JSON_API_VERSION = "rollout-console/v1"
@@ -86,11 +86,7 @@ def rollout_json(r: Rollout) -> dict[str, Any]:
         "setWeight": r.set_weight,
         "actualWeight": r.actual_weight,
         "pauseRemainingSeconds": r.pause_remaining_s,
-        "createdAt": (
-            datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if r.created_at
-            else None
-        ),
+        "createdAt": (rfc3339(r.created_at) if r.created_at else None),
         "stable": _version_json(r.stable),
         "canary": _version_json(r.canary),
         "warnings": list(r.warnings),
@@ -171,24 +167,10 @@ def table(rollouts: Sequence[Rollout], *, clusters: bool) -> str:
 
 
 def _backend(args: argparse.Namespace) -> RolloutsBackend:
+    from console.sources import make_backend
+
     read_only = bool(getattr(args, "read_only", False))
-    if getattr(args, "demo", False):
-        from console.demo import make_demo
-
-        backend, _ = make_demo(seed=args.seed, speed=args.speed, read_only=read_only)
-        return backend
-    from console.kube import make_kube_backend
-    from console.metrics.config import read_only_contexts
-
-    return make_kube_backend(
-        kubeconfig=args.kubeconfig,
-        contexts=list(args.context or []),
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
-        read_only=read_only,
-        request_timeout=getattr(args, "request_timeout", None),
-        read_only_contexts=read_only_contexts(getattr(args, "config", None)),
-    )
+    return make_backend(args, demo=bool(getattr(args, "demo", False)), read_only=read_only)
 
 
 def _err(message: str, stream: TextIO | None = None) -> None:

@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from console.backend import MetricsSource, RolloutsBackend
-from console.cli import wants_kube
 from console.guard.verdicts import GuardStatus
 
 if TYPE_CHECKING:
     from console.guard.loop import Guard
+
+
+def wants_kube(args: argparse.Namespace) -> bool:
+    """The TUI's source: the demo unless a cluster option is given (or --demo wins)."""
+    if args.demo:
+        return False
+    return bool(
+        args.kube or args.context or args.namespace or args.all_namespaces or args.kubeconfig
+    )
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
@@ -22,28 +30,44 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
 
         return make_demo(seed=args.seed, speed=args.speed, read_only=args.read_only)
 
+    return make_backend(args, demo=False, read_only=args.read_only), cluster_metrics(args)
+
+
+def make_backend(
+    args: argparse.Namespace, *, demo: bool, read_only: bool = False, check_access: bool = True
+) -> RolloutsBackend:
+    """The rollouts backend the options name: the demo, or the clusters of the kubeconfig.
+
+    The TUI, the headless commands and the guard all come here; each says whether its
+    default is the demo (the TUI) or a cluster (`get`, the actions, `guard`)."""
+    if demo:
+        from console.demo import make_demo
+
+        return make_demo(seed=args.seed, speed=args.speed, read_only=read_only)[0]
     from console.kube import make_kube_backend
     from console.metrics.config import read_only_contexts
 
-    backend = make_kube_backend(
+    return make_kube_backend(
         kubeconfig=args.kubeconfig,
-        contexts=list(args.context),
+        contexts=list(args.context or []),
         namespace=args.namespace,
-        all_namespaces=args.all_namespaces,
-        read_only=args.read_only,
+        all_namespaces=bool(args.all_namespaces),
+        read_only=read_only,
+        check_access=check_access,
         request_timeout=getattr(args, "request_timeout", None),
         read_only_contexts=read_only_contexts(getattr(args, "config", None)),
     )
+
+
+def cluster_metrics(args: argparse.Namespace) -> MetricsSource:
+    """Prometheus when configured, else a source that says why there are no metrics."""
     from console.metrics import make_prometheus_source, prometheus_configured
 
-    metrics: MetricsSource
     if prometheus_configured(args.prometheus, args.config):
-        metrics = make_prometheus_source(url=args.prometheus, config_path=args.config)
-    else:
-        from console.metrics.none import NoMetrics
+        return make_prometheus_source(url=args.prometheus, config_path=args.config)
+    from console.metrics.none import NoMetrics
 
-        metrics = NoMetrics("no --prometheus URL or config file given")
-    return backend, metrics
+    return NoMetrics("no --prometheus URL or config file given")
 
 
 def app_clock(backend: RolloutsBackend) -> Callable[[], float] | None:
@@ -66,6 +90,15 @@ class GuardWiring:
     statuses: Callable[[], list[GuardStatus]] | None = None
     clock: Callable[[], float] | None = None  # the guard's clock, when not wall time
     stop: threading.Event = field(default_factory=threading.Event)
+    #: The Lease elector of a --guard console: joined on exit so the release is sent.
+    lease_thread: threading.Thread | None = None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the guard; a --guard console gives its Lease up before the process ends
+        (the elector is a daemon thread: unjoined, the release races the exit)."""
+        self.stop.set()
+        if self.lease_thread is not None:
+            self.lease_thread.join(timeout)
 
 
 def make_guard(
@@ -107,7 +140,7 @@ def make_guard(
     lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
     elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
     wiring = GuardWiring()
-    elector.start(wiring.stop)
+    wiring.lease_thread = elector.start(wiring.stop)
 
     def status() -> GuardStatus:
         # Active means a guard holds the Lease: this console, or the one it follows.
@@ -117,7 +150,11 @@ def make_guard(
             active=bool(holder), holder=holder, dry_run=read_only, cluster=first.name
         )
 
-    wiring.guard = Guard(backend, metrics, resolver, dry_run=read_only, is_leader=elector.is_leader)
+    # Its own metrics source: the guard's window and step differ from the charts', and
+    # one shared range cache would refetch everything for each of them in turn.
+    wiring.guard = Guard(
+        backend, cluster_metrics(args), resolver, dry_run=read_only, is_leader=elector.is_leader
+    )
     wiring.every_s = 30.0
     wiring.status = status
     return wiring

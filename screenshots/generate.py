@@ -10,10 +10,15 @@ import argparse
 import asyncio
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+# Run as a script from anywhere: the repository root holds `console` and `tests`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from console.demo_app import frozen_demo_app
+from tests.ui.drive import charts_settled
 
 HERE = Path(__file__).resolve().parent
 SIZES = ((80, 24), (160, 48))
@@ -41,6 +46,9 @@ async def _shoot(size: tuple[int, int], out: Path) -> list[Path]:
             raise SystemExit(f"the detail view of {DETAIL_OF} did not get metrics in 10s")
         app.redraw_if_changed()
         await pilot.pause()
+        while time.monotonic() < deadline and not charts_settled(app):
+            await pilot.pause(0.05)
+        await pilot.pause()
         path = out / f"detail-{size[0]}x{size[1]}.svg"
         app.save_screenshot(path.name, str(out))
         written.append(path)
@@ -57,6 +65,7 @@ def main() -> None:
             if args.png:
                 if shutil.which("rsvg-convert") is None:
                     raise SystemExit("rsvg-convert is missing: apt-get install librsvg2-bin")
+                Path(args.png).mkdir(parents=True, exist_ok=True)
                 png = Path(args.png) / svg.with_suffix(".png").name
                 subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)
                 print(png)

@@ -27,7 +27,7 @@ from console.guard.verdicts import (
     Verdict,
 )
 from console.model import format_duration
-from widgets._chart import fmt_value
+from widgets._numbers import fmt_value
 from widgets._palette import Palette, palette
 
 TIMES = "\u00d7"  # multiplication sign; ruff flags the literal as ambiguous

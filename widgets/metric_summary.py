@@ -16,7 +16,7 @@ from textual.theme import Theme
 from textual.widget import Widget
 
 from console.model import Metric, MetricsState, RolloutMetrics, format_duration
-from widgets._chart import fmt_value
+from widgets._numbers import fmt_value
 from widgets._palette import Palette, palette
 
 WORSE = "▲"
@@ -111,7 +111,8 @@ class MetricSummary(Widget):
         stale: int | None = None
         if metrics is not None and metrics.taken_at and now - metrics.taken_at > 2 * self.refresh_s:
             stale = int(now - metrics.taken_at)
-        if metrics is self._metrics and stale == self._stale_s:
+        # Equal figures in a new object (a source that rebuilds its answer) repaint nothing.
+        if (metrics is self._metrics or metrics == self._metrics) and stale == self._stale_s:
             return
         height = len(self._lines(None))
         self._metrics = metrics

@@ -246,6 +246,13 @@ class RolloutTable(DataTable[Text]):
             return None
         return row_key.value
 
+    def tick(self, now: float) -> None:
+        """Move the clock only: AGE and countdowns change, rows do not (cells whose
+        text is the same are left alone)."""
+        if self._last is not None:
+            rollouts, _, show_cluster, verdicts = self._last
+            self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
+
     def show(
         self,
         rollouts: Sequence[Rollout],

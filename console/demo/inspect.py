@@ -17,6 +17,7 @@ import yaml
 from console.demo.simulation import DemoCluster
 from console.inspection import LogTarget
 from console.model import ConsoleError, Phase, Role, Rollout, RolloutRef, VersionInfo
+from console.timestamps import rfc3339
 from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
 
 SIDECAR = "istio-proxy"
@@ -26,7 +27,7 @@ _PATHS = ("/v1/models/serve:predict", "/v1/models/serve/metadata", "/healthz")
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(ts)
 
 
 def _node_of(pod: str) -> str:

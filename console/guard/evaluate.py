@@ -59,6 +59,7 @@ from console.model import (
     Series,
     format_duration,
 )
+from console.untrusted import one_line
 
 GPU_METRICS = frozenset(
     {Metric.GPU_UTIL, Metric.GPU_MEMORY, Metric.GPU_MEMORY_MAX, Metric.GPU_COUNT}
@@ -126,8 +127,7 @@ def error_verdict(ref: RolloutRef, message: str, *, at: float, gate_set: str = "
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ").strip()
-    text = text if len(text) <= 160 else text[:157] + "..."
+    text = one_line(exc, 160)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

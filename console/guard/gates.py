@@ -100,6 +100,7 @@ import yaml
 
 from console.guard.verdicts import Aggregate, Comparison, Gate, GateKind, GateSet
 from console.model import ANNOTATION_PREFIX, ConsoleError, Metric, Rollout
+from console.untrusted import one_line
 
 #: The gate set a rollout uses (a set's name).
 GATES_ANNOTATION = ANNOTATION_PREFIX + "gates"
@@ -352,7 +353,8 @@ class _Parser:
         if "sets" in top:
             snode = top["sets"][1]
             if not _is_null(snode):
-                for name, (knode, vnode) in self.mapping(snode, at + "sets", None).items():
+                for raw_name, (knode, vnode) in self.mapping(snode, at + "sets", None).items():
+                    name = one_line(raw_name, 120)
                     sets[name] = self.gate_set(name, vnode, f"{at}sets.{name}", knode)
         default = None
         if "default" in top:
@@ -506,7 +508,8 @@ class _Parser:
         value = self.raw(node, path, "text")
         if not isinstance(value, str) or not value.strip():
             raise self.error(node, path, f"must be non-empty text, not {_shown(value)}")
-        return value
+        # Names and queries from a ConfigMap reach the screen and the logs.
+        return one_line(value, 4000)
 
     def choice(self, node: yaml.Node, path: str, options: Mapping[str, Any]) -> Any:
         value = self.raw(node, path, "one of " + ", ".join(options))

@@ -29,11 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console.backend import MetricsSource, RolloutsBackend
-from console.guard.loop import Guard, GuardReport, rfc3339
+from console.guard.loop import Guard, GuardReport
 from console.guard.verdicts import (
     VERDICT_JSON_VERSION,
     Decision,
@@ -42,6 +41,7 @@ from console.guard.verdicts import (
     Verdict,
 )
 from console.model import ConsoleError, Rollout, RolloutRef
+from console.timestamps import rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger("rollout-console.guard")
@@ -74,24 +74,12 @@ def parse_interval(text: str, what: str = "--interval") -> float:
 
 
 def make_backend(args: argparse.Namespace) -> RolloutsBackend:
-    if getattr(args, "demo", False):
-        from console.demo import make_demo
-
-        backend, _ = make_demo(seed=args.seed, speed=args.speed)
-        return backend
-    if len(args.context or []) > 1:
+    if len(args.context or []) > 1 and not getattr(args, "demo", False):
         raise ConsoleError("The guard watches one cluster: pass at most one --context.")
-    from console.kube import make_kube_backend
+    from console.sources import make_backend as backend_for
 
-    return make_kube_backend(
-        kubeconfig=args.kubeconfig,
-        contexts=list(args.context or []),
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
-        read_only=False,
-        # The API server is the judge of what the guard may do; no SSAR round trips.
-        check_access=False,
-    )
+    # The API server is the judge of what the guard may do; no SSAR round trips.
+    return backend_for(args, demo=bool(getattr(args, "demo", False)), check_access=False)
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
@@ -276,7 +264,7 @@ def run_guard(args: argparse.Namespace) -> int:
 
 
 def _say(out: TextIO, text: str) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = rfc3339()
     out.write(one_line(f"{now} {text}", 4000) + "\n")
     out.flush()
 

@@ -31,12 +31,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from console.guard.verdicts import GuardStatus
 from console.kube.provider import ResourceType, dig
+from console.model import ConsoleError
+from console.timestamps import micro_time, parse_rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
@@ -84,20 +85,6 @@ def default_namespace() -> str:
 def default_identity() -> str:
     """hostname_random, as client-go suggests: unique even for two processes on one host."""
     return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-
-
-def micro_time(t: float) -> str:
-    """metav1.MicroTime: RFC 3339 with microseconds."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _status(exc: BaseException) -> int | None:
@@ -167,10 +154,18 @@ class LeaseElector:
         except Exception as exc:
             from console.kube.errors import describe_error
 
-            self.problem = describe_error(
-                exc, what=f"update lease {self.namespace}/{self.name}", cluster=self.api.cluster
+            problem = (
+                str(exc)
+                if isinstance(exc, ConsoleError)
+                else describe_error(
+                    exc,
+                    what=f"update lease {self.namespace}/{self.name}",
+                    cluster=self.api.cluster,
+                )
             )
-            log.warning("%s", self.problem)
+            if problem != self.problem:  # said once, not every try
+                log.warning("%s", problem)
+            self.problem = problem
             held = False
         if not held:
             with self._lock:
@@ -218,13 +213,16 @@ class LeaseElector:
         body = dict(lease)
         body["spec"] = new_spec
         body["metadata"] = self._metadata(lease.get("metadata") or {})
+        # Before the write: a slow answer must not push our deadline past the
+        # followers' view of the Lease (both would act for the difference).
+        sent = self.monotonic()
         try:
             out = self.api.request("PUT", self.path, body=body)
         except Exception as exc:
             if _status(exc) == 409:  # someone else wrote first: they win this round
                 return False
             raise
-        return self._won(out, now)
+        return self._won(out, sent)
 
     def _create(self, now: float) -> bool:
         body = {
@@ -239,13 +237,19 @@ class LeaseElector:
                 "leaseTransitions": 0,
             },
         }
+        sent = self.monotonic()
         try:
             out = self.api.request("POST", LEASES.path(self.namespace), body=body)
         except Exception as exc:
             if _status(exc) == 409:  # created by another candidate a moment ago
                 return False
+            if _status(exc) == 404:
+                raise ConsoleError(
+                    f"The namespace {self.namespace!r} for the guard's Lease does not exist "
+                    f"on cluster {self.api.cluster!r}: create it or pass --lease-namespace."
+                ) from None
             raise
-        return self._won(out, now)
+        return self._won(out, sent)
 
     def _metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(metadata)
@@ -258,13 +262,14 @@ class LeaseElector:
         out["annotations"] = annotations
         return out
 
-    def _won(self, out: Any, now: float) -> bool:
+    def _won(self, out: Any, sent: float) -> bool:
+        """`sent`: monotonic time the winning write left, which the deadline counts from."""
         holder = str(dig(out, "spec", "holderIdentity", default="") or "")
         if holder != self.identity:
             return False
         self.holder = holder
         with self._lock:
-            self._renewed_at = self.monotonic()
+            self._renewed_at = sent
         return True
 
     def _expired(self, spec: Mapping[str, Any], now: float, mono: float) -> bool:
@@ -272,7 +277,7 @@ class LeaseElector:
         duration_s = float(duration) if isinstance(duration, int | float) else self.duration_s
         if mono - self._observed_at > duration_s:
             return True
-        renewed = parse_time(spec.get("renewTime"))
+        renewed = parse_rfc3339(spec.get("renewTime"))
         return renewed is not None and now > renewed + duration_s + CLOCK_SLACK_S
 
     # --- the loop -------------------------------------------------------------------------
@@ -320,7 +325,7 @@ class LeaseElector:
             self.api.request("PUT", self.path, body=body)
             self.holder = ""
         except Exception as exc:  # the Lease expires by itself in 15 s anyway
-            log.warning("lease not released: %s", exc)
+            log.warning("lease not released: %s", one_line(exc))
 
 
 # --- status for the TUI -----------------------------------------------------------------
@@ -334,12 +339,12 @@ def lease_status(lease: Mapping[str, Any] | None, now: float, cluster: str = "")
     holder = one_line(spec.get("holderIdentity") or "", 128)
     duration = spec.get("leaseDurationSeconds")
     duration_s = float(duration) if isinstance(duration, int | float) else LEASE_DURATION_S
-    renewed = parse_time(spec.get("renewTime"))
+    renewed = parse_rfc3339(spec.get("renewTime"))
     annotations = dig(lease, "metadata", "annotations", default={}) or {}
     return GuardStatus(
         active=bool(holder) and renewed is not None and now <= renewed + duration_s,
         holder=holder,
-        last_evaluation=parse_time(annotations.get(LAST_EVALUATION_ANNOTATION)),
+        last_evaluation=parse_rfc3339(annotations.get(LAST_EVALUATION_ANNOTATION)),
         dry_run=annotations.get(DRY_RUN_ANNOTATION) == "true",
         cluster=cluster,
     )

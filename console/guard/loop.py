@@ -27,10 +27,10 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from console.backend import MetricsSource, RolloutsBackend
@@ -64,9 +64,11 @@ from console.model import (
     Rollout,
     RolloutMetrics,
     RolloutRef,
+    Seen,
     Series,
     VersionInfo,
 )
+from console.timestamps import parse_rfc3339, rfc3339
 from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
@@ -117,19 +119,6 @@ class _Step:
     gate_set: GateSet | None = None
     error: str = ""
     custom: dict[str, tuple[Series, Series]] = field(default_factory=dict)
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _fmt(value: float | None) -> str:
@@ -288,6 +277,10 @@ class Guard:
         self._queries: dict[tuple[str, Metric, float], str] = {}
         #: The last report, for the TUI and the headless status.
         self.last: GuardReport | None = None
+        # One evaluation at a time: the tracks and the debounce counters are this
+        # object's, and a slow evaluation (a Prometheus timeout) must not overlap the
+        # next one (a breach counted twice, two pauses).
+        self._evaluating = threading.Lock()
 
     @property
     def scrape_interval_s(self) -> float:
@@ -299,6 +292,10 @@ class Guard:
     # --- one evaluation -------------------------------------------------------------
 
     def evaluate(self, rollouts: Sequence[Rollout]) -> GuardReport:
+        with self._evaluating:
+            return self._evaluate(rollouts)
+
+    def _evaluate(self, rollouts: Sequence[Rollout]) -> GuardReport:
         now = self.clock()
         leader = self._leader()
         steps = [_Step(r) for r in rollouts if r.canary is not None]
@@ -710,7 +707,10 @@ class Guard:
             track.passing_since = None
             return []
         try:
-            result = self.backend.act(r.ref, Action.ADVANCE, note=f"guard: {text}")
+            # From the step judged: if it moved since the re-read, the backend refuses.
+            result = self.backend.act(
+                r.ref, Action.ADVANCE, note=f"guard: {text}", seen=Seen.of(fresh)
+            )
         except ConsoleError as exc:
             track.passing_since = None
             log.warning("guard advance of %s refused: %s", r.ref.short, exc)

@@ -33,6 +33,7 @@ from console.guard.gates import (
 from console.guard.verdicts import GateSet
 from console.kube.provider import ResourceType
 from console.model import ConsoleError, Rollout
+from console.untrusted import one_line
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class ConfigMapGates:
             if _status(exc) == 403:
                 self._no_list = True
             else:
-                log.warning("could not list the gate ConfigMaps: %s", exc)
+                log.warning("could not list the gate ConfigMaps: %s", one_line(exc))
             return
         found = {
             str((cm.get("metadata") or {}).get("namespace") or ""): cm
@@ -133,7 +134,7 @@ class ConfigMapGates:
                     log.warning("may not read %s: namespace gate sets are not used", source)
                 return {}, None
             # A blip of the API server: keep what was read last.
-            log.warning("could not read %s: %s", source, exc)
+            log.warning("could not read %s: %s", source, one_line(exc))
             return self._good.get(namespace, ({}, None))
         return self._parse(namespace, cm)
 

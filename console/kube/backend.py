@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from console import audit
-from console.backend import check_available, refuse_if_read_only
+from console.backend import check_available, check_seen, refuse_if_read_only
 from console.kube.access import AccessChecker
 from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
@@ -684,6 +684,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                     ref, action, f"{ref.short} is not a canary the console can drive."
                 )
             check_available(rollout, action)
+            check_seen(rollout, action, seen)
             # The sentence and before/after may quote the object (paused by ...).
             result = clean_result(provider.act(c.client, rollout, obj, action))
         except ActionError as exc:

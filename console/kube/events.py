@@ -8,11 +8,11 @@ fails the action (it already happened); the caller notes it instead.
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 from console.kube.provider import KubeApi, Obj, ResourceType, dig, meta
 from console.model import Action
+from console.timestamps import rfc3339
 from console.untrusted import clean_line, clip
 
 EVENTS = ResourceType("", "v1", "events", "Event")
@@ -43,7 +43,7 @@ def event_body(
     note: str = "",
 ) -> dict[str, Any]:
     ns, name = meta(obj)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = rfc3339()
     who = user or "unknown user"
     if failed:
         message = f"{who}: {action.value} failed: {failed}"

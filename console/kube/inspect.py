@@ -13,7 +13,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,6 +21,7 @@ from console.inspection import LogTarget
 from console.kube.errors import describe_error, status_message
 from console.kube.provider import Obj, Provider, ResourceType, created_at, dig, meta
 from console.model import ConsoleError, ProviderKind, Role, Rollout, RolloutRef
+from console.timestamps import parse_rfc3339
 from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
 from console.untrusted import clean, clean_line, clip
 
@@ -42,12 +42,7 @@ _HIDDEN_METADATA = ("managedFields",)
 
 
 def _ts(value: Any) -> float:
-    if not isinstance(value, str) or not value:
-        return 0.0
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    return parse_rfc3339(value) or 0.0
 
 
 def _name(text: Any) -> str:
@@ -535,18 +530,29 @@ class KubeInspection:
             ("tailLines", str(LOG_TAIL_LINES)),
         ]
         handles: list[WatchHandle] = []
+        lock = threading.Lock()
+
+        def stop_all() -> None:
+            with lock:
+                for h in handles:
+                    with contextlib.suppress(Exception):
+                        h.stop()
+
+        def opened(handle: WatchHandle) -> None:
+            # Stopped before the stream even opened (a quick n/t/s, or quitting): close
+            # it at once, or its read would block until that pod writes a line.
+            with lock:
+                handles.append(handle)
+            if stop.is_set():
+                stop_all()
 
         def close_on_stop() -> None:
             stop.wait()
-            for h in handles:
-                with contextlib.suppress(Exception):
-                    h.stop()
+            stop_all()
 
         threading.Thread(target=close_on_stop, name=f"logs-{pod}", daemon=True).start()
         try:
-            for line in c.client.transport.stream_text(
-                path, query, LOG_CONNECT_TIMEOUT_S, handles.append
-            ):
+            for line in c.client.transport.stream_text(path, query, LOG_CONNECT_TIMEOUT_S, opened):
                 if stop.is_set():
                     return
                 yield clean_line(line.expandtabs(4))

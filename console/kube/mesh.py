@@ -51,7 +51,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -81,6 +80,7 @@ from console.model import (
     RolloutRef,
     VersionInfo,
 )
+from console.timestamps import rfc3339
 from console.untrusted import clean_line, clip, quote
 
 # --- annotations (documented in the README) -------------------------------------------
@@ -144,7 +144,7 @@ def _int(value: Any, default: int = 0) -> int:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 @dataclass(frozen=True)

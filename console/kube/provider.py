@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from console.model import ANNOTATION_PREFIX, Action, ActionResult, ProviderKind, Rollout
+from console.timestamps import parse_rfc3339
 from console.untrusted import one_line
 
 #: A Kubernetes object as the API returns it (JSON decoded, camelCase keys).
@@ -224,15 +225,7 @@ def meta(obj: Obj) -> tuple[str, str]:
 
 def created_at(obj: Obj) -> float:
     """metadata.creationTimestamp as unix seconds; 0.0 when absent or unparsable."""
-    from datetime import datetime
-
-    ts = dig(obj, "metadata", "creationTimestamp")
-    if not isinstance(ts, str):
-        return 0.0
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    return parse_rfc3339(dig(obj, "metadata", "creationTimestamp")) or 0.0
 
 
 def console_annotations(obj: Obj) -> tuple[tuple[str, str], ...]:

@@ -463,23 +463,10 @@ class Transport:
         on_open: Callable[[WatchHandle], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """A watch: one JSON event per line, on a dedicated connection."""
-        conn = self._connect(read_timeout)
-        if on_open is not None:
-            on_open(WatchHandle(conn))
-        try:
-            conn.request("GET", self.url(path, query), headers=self._headers(None))
-            resp = conn.getresponse()
-            if not 200 <= resp.status <= 299:
-                raise ApiError(resp.status, resp.reason, resp.read().decode("utf-8", "replace"))
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
-                line = line.strip()
-                if line:
-                    yield json.loads(line)
-        finally:
-            conn.close()
+        for line in self._lines(path, query, read_timeout, on_open, wait_forever=False):
+            line = line.strip()
+            if line:
+                yield json.loads(line)
 
     def stream_text(
         self,
@@ -493,7 +480,21 @@ class Transport:
         Past the response headers reads wait without a timeout: a quiet pod is not an
         error. The caller ends the stream with the WatchHandle.
         """
-        conn = self._connect(connect_timeout)
+        for line in self._lines(path, query, connect_timeout, on_open, wait_forever=True):
+            yield line.decode("utf-8", "replace").rstrip("\r\n")
+
+    def _lines(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        timeout: float,
+        on_open: Callable[[WatchHandle], None] | None,
+        *,
+        wait_forever: bool,
+    ) -> Iterator[bytes]:
+        """Raw lines of a streamed GET; `timeout` bounds each read unless `wait_forever`
+        (then only the connection and the response headers)."""
+        conn = self._connect(timeout)
         if on_open is not None:
             on_open(WatchHandle(conn))
         try:
@@ -501,12 +502,9 @@ class Transport:
             resp = conn.getresponse()
             if not 200 <= resp.status <= 299:
                 raise ApiError(resp.status, resp.reason, resp.read().decode("utf-8", "replace"))
-            if conn.sock is not None:
+            if wait_forever and conn.sock is not None:
                 conn.sock.settimeout(None)
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
-                yield line.decode("utf-8", "replace").rstrip("\r\n")
+            while line := resp.readline():
+                yield line
         finally:
             conn.close()

@@ -23,7 +23,6 @@ import json
 import math
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from console.model import (
@@ -38,6 +37,7 @@ from console.model import (
     RolloutRef,
     VersionInfo,
 )
+from console.timestamps import rfc3339
 
 EXIT_OK, EXIT_NO_DATA, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -126,7 +126,7 @@ def _figure(m: RolloutMetrics, role: Role, metric: Metric) -> float | None:
 def _iso(t: float) -> str:
     if not t:
         return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(t)
 
 
 def _version_name(rollout: Rollout, role: Role) -> str:

@@ -10,27 +10,19 @@ into per-rollout, per-version series. Range data is fetched incrementally
 says OK, NO_DATA or UNAVAILABLE, keeps the last good series and the time
 they were taken.
 
-Two HTTP clients, each where it fits:
+One HTTP client: prometheus-api-client (``PrometheusConnect``) sends every
+query, on a thread pool when ``max_concurrency`` > 1 (see PromTransport).
 
-* prometheus-api-client (``PrometheusConnect.custom_query`` /
-  ``custom_query_range``) for the start-up check, the headless command's
-  instant queries and sequential refreshes (``max_concurrency: 1``).
-* httpx for a refresh's range queries, fired concurrently: the five queries
-  of a refresh are independent, so running them in parallel makes a refresh
-  cost about its slowest query instead of the sum (measured in
-  tests/bench/bench_metrics.py). ``httpx.Client`` is documented thread-safe
-  with a shared keep-alive pool; the ``requests.Session`` inside
-  PrometheusConnect is not documented thread-safe, so it is not shared
-  across the worker threads. httpx also reads the status endpoints
-  (buildinfo, config) that prometheus-api-client does not wrap.
-
-Both libraries are imported lazily: the demo and ``get`` never load them.
+It is imported lazily: the demo and ``get`` never load it.
 """
 
 from __future__ import annotations
 
+import ast
+import http.client
 import json
 import math
+import re
 import socket
 import ssl
 import threading
@@ -133,60 +125,67 @@ def _http_reason(status: int, body: bytes, url: str) -> QueryError:
     return QueryError(f"{url} answered HTTP {status}{detail}")
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+# prometheus-api-client raises PrometheusApiClientException for any status other
+# than 200, with the message "HTTP Status Code {status} ({body!r})" and no
+# attribute for either; this reads them back (pinned by tests/unit/test_prom_errors.py).
+_STATUS_MESSAGE = re.compile(r"HTTP Status Code (\d{3}) \((b'.*'|b\".*\")\)\Z", re.DOTALL)
+
+
+def status_of(message: str) -> tuple[int, bytes] | None:
+    """(status, body) from a PrometheusApiClientException's message, None if not that form."""
+    match = _STATUS_MESSAGE.match(message)
+    if match is None:
+        return None
+    try:
+        body = ast.literal_eval(match.group(2))
+    except (ValueError, SyntaxError):
+        body = b""
+    return int(match.group(1)), body if isinstance(body, bytes) else b""
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything it wraps: requests keeps urllib3's error in args, urllib3
+    keeps the socket error in `reason` or the exception chain."""
     seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        cur = todo.pop()
+        if any(cur is s for s in seen):
+            continue
         seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-        # requests wraps urllib3 errors in args rather than the chain
-    for e in list(seen):
-        for arg in getattr(e, "args", ()):
-            if isinstance(arg, BaseException) and arg not in seen:
-                seen.extend(_chain(arg))
-            reason = getattr(arg, "reason", None)
-            if isinstance(reason, BaseException) and reason not in seen:
-                seen.extend(_chain(reason))
+        linked = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), *cur.args]
+        todo.extend(e for e in linked if isinstance(e, BaseException))
     return seen
 
 
-_TIMEOUTS = frozenset(
-    {"ReadTimeout", "ConnectTimeout", "Timeout", "TimeoutException", "PoolTimeout",
-     "WriteTimeout", "ReadTimeoutError", "ConnectTimeoutError", "TimeoutError"}
-)  # fmt: skip
-_DISCONNECTS = frozenset(
-    {"RemoteDisconnected", "ProtocolError", "RemoteProtocolError", "ChunkedEncodingError",
-     "ConnectionResetError", "BadStatusLine"}
-)  # fmt: skip
-
-
 def describe_exception(exc: BaseException, url: str, timeout_s: float) -> QueryError:
-    """One phrase for a transport failure of either HTTP library."""
-    chain = _chain(exc)
-    text = " ".join(str(e) for e in chain)
-    names = {type(e).__name__ for e in chain}
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
-        return QueryError(f"connection refused to {url}")
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
+    """One phrase for a failure of a request, by exception type (requests and the stdlib)."""
+    import requests
+
+    causes = _causes(exc)
+
+    def has(*types: type[BaseException]) -> bool:
+        return any(isinstance(e, types) for e in causes)
+
+    if has(requests.exceptions.SSLError, ssl.SSLError):
         return QueryError(
             f"TLS verification failed for {url} (set ca_file, or insecure_skip_verify explicitly)",
             transient=False,
         )
-    if any(isinstance(e, socket.gaierror) for e in chain) or any(
-        words in text
-        for words in (
-            "Name or service not known",
-            "Failed to resolve",
-            "name resolution",
-            "nodename nor servname",
-        )
-    ):
+    if has(ConnectionRefusedError):
+        return QueryError(f"connection refused to {url}")
+    if has(socket.gaierror):
         return QueryError(f"cannot resolve the host of {url}")
-    if names & _TIMEOUTS:
+    if has(requests.exceptions.Timeout, TimeoutError):
         return QueryError(f"no answer from {url} within {timeout_s:g}s")
-    if names & _DISCONNECTS:
+    if has(
+        requests.exceptions.ChunkedEncodingError,
+        http.client.HTTPException,  # RemoteDisconnected, IncompleteRead, BadStatusLine
+        ConnectionResetError,
+        ConnectionAbortedError,
+    ):
         return QueryError(f"{url} closed the connection mid-answer")
-    if any(isinstance(e, ValueError | KeyError | TypeError) for e in chain):
+    if has(ValueError, KeyError, TypeError):  # JSON that is not the Prometheus API's
         return QueryError(f"malformed answer from {url} (not Prometheus API JSON)")
     return QueryError(f"cannot reach {url} ({type(exc).__name__})")
 
@@ -209,15 +208,23 @@ class QueryLog:
 
 
 class PromTransport:
-    """HTTP to one Prometheus-compatible endpoint, with the configured auth and TLS."""
+    """HTTP to one Prometheus-compatible endpoint, with the configured auth and TLS.
+
+    Every request goes through prometheus-api-client (``PrometheusConnect``),
+    over a ``requests.Session`` built here for the TLS settings. Sessions are
+    not documented thread-safe, so each thread has its own PrometheusConnect;
+    the range queries of a refresh run on a small thread pool (max_concurrency
+    threads), which makes a refresh cost about its slowest query instead of
+    the sum (tests/bench/bench_metrics.py).
+    """
 
     def __init__(self, config: PrometheusConfig) -> None:
         self.config = config
         self.url = config.url
         self.log = QueryLog()
         self._local = threading.local()  # one PrometheusConnect per thread
-        self._httpx: Any = None
-        self._httpx_lock = threading.Lock()
+        self._sessions: list[Any] = []
+        self._sessions_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
     # -- helpers --------------------------------------------------------------------------
@@ -248,7 +255,6 @@ class PromTransport:
                 import urllib3
 
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            session.hooks["response"].append(self._remember)
             pc = PrometheusConnect(
                 url=self.url,
                 headers=None,
@@ -260,61 +266,43 @@ class PromTransport:
                 timeout=self.config.timeout_s,
             )
             self._local.pc = pc
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
         pc.headers = self.config.request_headers()  # re-read: token files rotate
         return pc
 
-    def _remember(self, response: Any, *args: Any, **kwargs: Any) -> None:
-        self._local.response = response
-
-    def _client(self) -> Any:
-        with self._httpx_lock:
-            if self._httpx is None:
-                import httpx
-
-                verify: Any = self._verify()
-                if isinstance(verify, str):
-                    verify = ssl.create_default_context(cafile=verify)
-                auth = self.config.basic_auth()
-                self._httpx = httpx.Client(
-                    base_url=self.url,
-                    verify=verify,
-                    auth=httpx.BasicAuth(*auth) if auth else None,
-                    timeout=self.config.timeout_s,
-                    limits=httpx.Limits(max_connections=max(1, self.config.max_concurrency)),
-                )
-            return self._httpx
-
     def close(self) -> None:
-        if self._httpx is not None:
-            self._httpx.close()
-            self._httpx = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
 
-    # -- prometheus-api-client path ---------------------------------------------------------
-
-    def _via_api_client(self, call: Callable[[Any], Any]) -> Any:
+    def _call(self, call: Callable[[Any], Any]) -> Any:
+        """Run one prometheus-api-client call; every failure becomes one QueryError."""
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
-        self._local.response = None
         try:
             return call(self._connect())
         except PrometheusApiClientException as exc:
-            response = getattr(self._local, "response", None)
-            if response is not None:
-                raise self._error(
-                    _http_reason(response.status_code, response.content, self.url)
-                ) from None
-            raise self._error(exc) from None
+            answer = status_of(str(exc))
+            if answer is None:
+                raise self._error(exc) from None
+            raise self._error(_http_reason(answer[0], answer[1], self.url)) from None
         except ConsoleError as exc:  # e.g. an unreadable token file
             raise QueryError(self.config.redact(str(exc).rstrip(".")), transient=False) from None
         except Exception as exc:  # requests' and JSON errors: one phrase, no traceback
             raise self._error(exc) from None
 
+    # -- queries ----------------------------------------------------------------------------
+
     def instant(self, promql: str, at: float | None = None) -> Result:
         params = {"time": f"{at:.3f}"} if at is not None else None
-        data = self._via_api_client(lambda pc: pc.custom_query(promql, params=params))
+        data = self._call(lambda pc: pc.custom_query(promql, params=params))
         try:
             out = parse_result(data, expect="vector")
         except (ValueError, KeyError, TypeError) as exc:
@@ -323,7 +311,8 @@ class PromTransport:
         return out
 
     def range(self, promql: str, plan: Plan) -> Result:
-        data = self._via_api_client(
+        # custom_query_range sends whole seconds; plans are aligned to whole-second steps.
+        data = self._call(
             lambda pc: pc.custom_query_range(
                 promql,
                 start_time=datetime.fromtimestamp(plan.start, UTC),
@@ -338,51 +327,11 @@ class PromTransport:
         self.log.add(sum(len(p) for _, p in out))
         return out
 
-    # -- httpx path ---------------------------------------------------------------------------
-
-    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        try:
-            response = self._client().get(
-                path, params=params, headers=self.config.request_headers()
-            )
-        except ConsoleError as exc:  # e.g. an unreadable token file
-            raise QueryError(self.config.redact(str(exc).rstrip(".")), transient=False) from None
-        except Exception as exc:
-            raise self._error(exc) from None
-        if response.status_code != 200:
-            raise self._error(_http_reason(response.status_code, response.content, self.url))
-        try:
-            payload = response.json()
-            if payload.get("status") != "success":
-                raise ValueError("status is not success")
-            return payload["data"]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise self._error(exc) from None
-
-    def range_httpx(self, promql: str, plan: Plan) -> Result:
-        data = self._get(
-            "/api/v1/query_range",
-            {
-                "query": promql,
-                "start": f"{plan.start:.3f}",
-                "end": f"{plan.end:.3f}",
-                "step": f"{plan.step:g}",
-            },
-        )
-        try:
-            out = parse_result(data.get("result"), expect="matrix")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise self._error(exc) from None
-        self.log.add(sum(len(p) for _, p in out))
-        return out
-
     def range_many(self, jobs: Sequence[tuple[str, Plan]]) -> list[Result | QueryError]:
-        """Run range queries: concurrently over httpx, or one by one over the api client."""
+        """Run range queries, on max_concurrency threads (one by one when it is 1)."""
 
         def one(job: tuple[str, Plan]) -> Result | QueryError:
             try:
-                if self.config.max_concurrency > 1:
-                    return self.range_httpx(*job)
                 return self.range(*job)
             except QueryError as exc:
                 return exc
@@ -396,8 +345,28 @@ class PromTransport:
         return list(self._pool.map(one, jobs))
 
     def status(self, what: str) -> Any:
-        """/api/v1/status/<what> (buildinfo, config); QueryError when not served."""
-        return self._get(f"/api/v1/status/{what}")
+        """/api/v1/status/<what> (buildinfo, config); QueryError when not served.
+
+        prometheus-api-client wraps no status endpoint, so this sends a GET on
+        the client's own session (same TLS, auth, headers and timeout) and
+        reads the answer the way the client does.
+        """
+
+        def get(pc: Any) -> Any:
+            response = self._local.session.get(
+                f"{self.url}/api/v1/status/{what}",
+                headers=pc.headers,
+                auth=pc.auth,
+                timeout=self.config.timeout_s,
+            )
+            if response.status_code != 200:
+                raise self._error(_http_reason(response.status_code, response.content, self.url))
+            payload = response.json()
+            if payload.get("status") != "success":
+                raise ValueError("status is not success")
+            return payload["data"]
+
+        return self._call(get)
 
 
 # --- the source ---------------------------------------------------------------------------
@@ -678,6 +647,26 @@ class PrometheusSource:
             taken_at=at if error is None else 0.0,
             error=error,
         )
+
+    def query_range(
+        self, promql: str, start: float, end: float, step_s: float
+    ) -> list[tuple[dict[str, str], tuple[tuple[float, float], ...]]]:
+        """Any PromQL over [start, end] (unix seconds), one point per `step_s`.
+
+        For callers with their own queries (e.g. custom gates). It goes through
+        the same client, auth, TLS and redaction as the refreshes, but not the
+        range cache. Returns (labels, points) per series, points oldest first,
+        NaN/Inf dropped. Raises QueryError (one redacted phrase, `transient`
+        set) on any failure. The client sends start and end in whole seconds.
+        """
+        if not (math.isfinite(start) and math.isfinite(end) and end >= start):
+            raise QueryError(f"bad time range {start!r}..{end!r}", transient=False)
+        if not (math.isfinite(step_s) and step_s > 0):
+            raise QueryError(f"bad step {step_s!r}", transient=False)
+        plan = Plan(start=start, end=end, step=step_s, incremental=False)
+        return [
+            (dict(labels), tuple(points)) for labels, points in self.transport.range(promql, plan)
+        ]
 
     def close(self) -> None:
         self.transport.close()

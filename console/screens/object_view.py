@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from console.inspection import NOT_SUPPORTED, inspector_of
 from console.model import ConsoleError, RolloutRef
+from console.screens.scrolling import SCROLL_BINDINGS, scroll
 from console.untrusted import clean, clean_line, clip
 from widgets.key_footer import KeyFooter
 
@@ -38,12 +39,10 @@ class ObjectLoaded(Message):
 class ObjectViewScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("j,down", "scroll('down')", "Down", show=False),
-        Binding("k,up", "scroll('up')", "Up", show=False),
-        Binding("g,home", "scroll('home')", "Top", show=False),
-        Binding("G,end", "scroll('end')", "Bottom", show=False),
-        Binding("ctrl+f,pagedown,space", "scroll('page_down')", "Page down", show=False),
-        Binding("ctrl+b,pageup", "scroll('page_up')", "Page up", show=False),
+        Binding("down", "scroll('down')", show=False),
+        Binding("up", "scroll('up')", show=False),
+        Binding("space", "scroll('page_down')", show=False),
+        *SCROLL_BINDINGS,
     ]
     DEFAULT_CSS = """
     ObjectViewScreen #object-title { height: 1; text-style: bold; }
@@ -98,15 +97,7 @@ class ObjectViewScreen(Screen[None]):
         body.update(Text(self.text, style="bold" if message.error else ""))
 
     def action_scroll(self, how: str) -> None:
-        body = self.query_one("#object-body", VerticalScroll)
-        {
-            "up": body.action_scroll_up,
-            "down": body.action_scroll_down,
-            "home": body.action_scroll_home,
-            "end": body.action_scroll_end,
-            "page_up": body.action_page_up,
-            "page_down": body.action_page_down,
-        }[how]()
+        scroll(self.query_one("#object-body", VerticalScroll), how)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -23,6 +23,7 @@ from console.model import (
     VersionMetrics,
 )
 from console.screens.actions import ACTION_KEYS, FOOTER_PRIORITY, ActionScreen
+from console.screens.scrolling import SCROLL_BINDINGS, scroll
 from console.screens.status_line import StatusLine, status_line
 from console.screens.tree_panel import draw_tree
 from widgets.gates_panel import GatesPanel
@@ -46,15 +47,10 @@ LOG_LINES = 8
 class RolloutDetailScreen(ActionScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("j", "scroll('down')", "Down", show=False),
-        Binding("k", "scroll('up')", "Up", show=False),
-        Binding("g,home", "scroll('home')", "Top", show=False),
-        Binding("G,end", "scroll('end')", "Bottom", show=False),
-        Binding("ctrl+f,pagedown", "scroll('page_down')", "Page down", show=False),
-        Binding("ctrl+b,pageup", "scroll('page_up')", "Page up", show=False),
+        *SCROLL_BINDINGS,
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall"), (46, "-taller")]
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -66,16 +62,20 @@ class RolloutDetailScreen(ActionScreen):
         yield Static(id="title")
         yield TrafficBar(id="traffic")
         with VerticalScroll(id="body"):
-            # First in the body: the verdict is what a responder reads first.
+            # Charts first: they are what an operator watches during a canary,
+            # and on a short terminal the first (latency) must be in view.
+            with Vertical(id="charts"):
+                for index, (chart_id, title, unit, _, _) in enumerate(CHARTS):
+                    # Short terminals show only the first; the summary has the rest.
+                    classes = "chart" if index == 0 else "chart -secondary"
+                    yield VersionChartPair(title, unit, id=chart_id, classes=classes)
+            # Right under the latency chart: the guard's verdict on what it shows.
             yield GatesPanel(id="gates")
             with Horizontal(id="info"):
                 with Vertical(id="info-left"):
-                    yield Static(id="versions")
                     yield MetricSummary(id="summary")
+                    yield Static(id="versions")
                 yield StepTimeline(id="steps")
-            with Vertical(id="charts"):
-                for chart_id, title, unit, _, _ in CHARTS:
-                    yield VersionChartPair(title, unit, id=chart_id, classes="chart")
             yield RolloutTreeView(id="tree")
         # Outside the scrolling body: the result of the key just pressed stays in view.
         yield Static(id="log")
@@ -157,6 +157,7 @@ class RolloutDetailScreen(ActionScreen):
                 )
         stable_v = rollout.stable.display
         canary_v = rollout.canary.display if rollout.canary else ""
+        window = chart_window(metrics)
         for chart_id, _, _, wanted, labels in CHARTS:
             chart = self.query_one(f"#{chart_id}", VersionChartPair)
             stable = _series(metrics.stable if metrics else None, wanted)
@@ -169,6 +170,7 @@ class RolloutDetailScreen(ActionScreen):
                 canary_version=canary_v,
                 note=note,
                 stale_s=stale_s,
+                window=window,
             )
 
     def draw_gates(self, rollout: Rollout, now: float) -> None:
@@ -212,15 +214,7 @@ class RolloutDetailScreen(ActionScreen):
         self.query_one("#status", StatusLine).show(status_line(self.app, label))  # type: ignore[arg-type]
 
     def action_scroll(self, how: str) -> None:
-        body = self.query_one("#body", VerticalScroll)
-        {
-            "up": body.action_scroll_up,
-            "down": body.action_scroll_down,
-            "home": body.action_scroll_home,
-            "end": body.action_scroll_end,
-            "page_up": body.action_page_up,
-            "page_down": body.action_page_down,
-        }[how]()
+        scroll(self.query_one("#body", VerticalScroll), how)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -252,6 +246,24 @@ def analysis_lines(rollout: Rollout) -> list[Text]:
     if rollout.auto_rollback:
         lines.append(Text(f"⚠ {rollout.auto_rollback}", style="bold", no_wrap=True, end=""))
     return lines
+
+
+def chart_window(metrics: RolloutMetrics | None) -> tuple[float, float] | None:
+    """The time window every chart of the view shows: the metrics' window up to the newest
+    point of any series, so a view's charts line up and stay put while no new point came."""
+    if metrics is None:
+        return None
+    ends = [
+        series.points[-1][0]
+        for version in (metrics.stable, metrics.canary)
+        if version is not None
+        for series in version.series.values()
+        if series.points
+    ]
+    if not ends:
+        return None
+    end = max(ends)
+    return (end - (metrics.window_s or 300.0), end)
 
 
 def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[Series]:

@@ -99,10 +99,19 @@ class RolloutListScreen(ActionScreen):
             show_cluster=len(clusters) > 1,
             verdicts=store.verdicts,
         )
-        self.tick()
+        self._show_status()
         self.refresh_bindings_if_changed()
 
+    def on_screen_resume(self) -> None:
+        # Back from the detail view: the store moved on while this screen was hidden
+        # (the app redraws only the screen on top), so draw it from the store now.
+        self.redraw()
+
     def tick(self) -> None:
+        self.table.tick(self.app.clock())  # type: ignore[attr-defined]
+        self._show_status()
+
+    def _show_status(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
         shown = len(self.table.rows)
         total = len(store.rollouts)

@@ -7,8 +7,8 @@ backfills 30 minutes of history for N rollouts (tests/metrics/fleet.py: two
 versions each, Istio request/latency series and DCGM GPU series per pod),
 then times refreshes of the Prometheus metrics source pointed into that
 history: cold (empty cache, whole window) and incremental (15 s later: only
-the new points), with the refresh's queries run concurrently over httpx and
-one by one over prometheus-api-client.
+the new points), with the refresh's queries run on 6 threads and one by one
+(both over prometheus-api-client).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> int:
                 f"{'points':>7}  {'query ms':>8}  {'split ms':>8}  {'total ms':>8}"
             )
             for n in sorted({1, args.rollouts}):
-                for concurrency, client in ((6, "httpx x6"), (1, "api-client")):
+                for concurrency, client in ((6, "6 threads"), (1, "sequential")):
                     cold, warm = [], []
                     for _ in range(args.repeat):
                         config = load_config(url=lab.url, max_concurrency=concurrency)

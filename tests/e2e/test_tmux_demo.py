@@ -23,8 +23,8 @@ def console_in_tmux(request: pytest.FixtureRequest) -> Iterator[TmuxSession]:
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
     }
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's code, not the install's
+    if "PYTHONPATH" in os.environ:  # the code under test, not whatever is installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     session = TmuxSession([installed_binary(), "--demo", "--seed", "7", *args], 100, height, env)
     try:
         yield session
@@ -60,8 +60,8 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
 
     tmux.keys("p")
     tmux.wait_text("Paused yolo-detector at weight")  # the notification
-    # r (resume) is offered only once the view shows it paused: wait for that.
-    tmux.wait_text("paused by operator")
+    # r (resume) is offered only once the view shows it paused: wait for the key.
+    tmux.wait_for(lambda s: "r Resume" in footer_of(s), "r offered once it is paused")
     tmux.keys("r")
     tmux.wait_text("Resumed yolo-detector")
     tmux.keys("a")

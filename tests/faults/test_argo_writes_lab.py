@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,26 @@ def test_advance_at_a_step_out_of_range_is_refused(kube_lab: KubeLab) -> None:
     with pytest.raises(ActionUnavailable, match="currentStepIndex 99, outside its 2 steps"):
         b.act(RolloutRef("lab", ns, sample.NAME), Action.ADVANCE)
     assert sample.get_rollout(kube_lab, ns)["status"]["currentStepIndex"] == 99
+
+
+def test_an_advance_from_a_step_already_left_is_refused(kube_lab: KubeLab) -> None:
+    """Two operators saw step 1; the first advance lands; the second must not take
+    another step but say where the rollout is now."""
+    ns = unique_ns("ko-stale")
+    deploy_canary(kube_lab, ns, steps=MANY_PAUSES, start=False)
+    sample.start_canary(kube_lab, ns)
+
+    def held_at(i: int) -> Callable[[dict[str, Any]], bool]:
+        return lambda ro: (
+            ro["status"].get("currentStepIndex") == i and bool(ro["status"].get("pauseConditions"))
+        )
+
+    wait_rollout(kube_lab, ns, held_at(1), "the canary held at its first pause")
+    ref = RolloutRef("lab", ns, sample.NAME)
+    b = backend(kube_lab, ns)
+    seen = Seen.of(next(r for r in b.list() if r.ref == ref))
+    b.act(ref, Action.ADVANCE, seen=seen)
+    wait_rollout(kube_lab, ns, held_at(3), "the next pause")
+    with pytest.raises(ActionError, match=r"already at step 3/16, not step 1/16 .* press again"):
+        b.act(ref, Action.ADVANCE, seen=seen)
+    assert sample.get_rollout(kube_lab, ns)["status"]["currentStepIndex"] == 3

@@ -8,6 +8,7 @@ lease duration; SIGTERM releases the Lease.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import yaml
 
 from console.guard.lease import LEASE_DURATION_S, LEASE_NAME, RETRY_EVERY_S
 from console.guard.manifests import manifests
+from console.guard.verdicts import VERDICT_JSON_VERSION
 from tests.kube import guard_helpers as G
 from tests.kube.helpers import backend, deploy_canary, unique_ns
 from tests.lab import sample
@@ -135,6 +137,29 @@ def test_two_guards_one_pause_and_the_follower_takes_over(
         assert events[0]["message"].startswith(f"system:serviceaccount:{ns}:guard: pause: ")
         assert not follower.lines("paused") and not follower.lines("pause-failed")
         assert sample.get_rollout(kube_lab, ns)["status"].get("abort") is not True
+        # The headless verdict, with the same identity and sources: FAIL, exit 1.
+        sources = argv[3:9]  # --kubeconfig, --config, --gates
+        verdict = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "verdict",
+                f"{ns}/{sample.NAME}",
+                *sources,
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=60,
+        )
+        assert verdict.returncode == 1, verdict.stderr
+        data = json.loads(verdict.stdout)
+        assert data["apiVersion"] == VERDICT_JSON_VERSION and data["state"] == "FAIL"
+        assert {g["name"]: g["state"] for g in data["gates"]}["p99-latency"] == "FAIL"
 
         # Kill the leader: no release; the follower takes over within the lease duration.
         killed_at = time.monotonic()
@@ -175,8 +200,6 @@ def _leader(lab: KubeLab, ns: str) -> str | None:
     result = lab.kubectl("get", "lease", LEASE_NAME, "-n", ns, "-o", "json", check=False)
     if not isinstance(result, str) or not result.strip().startswith("{"):
         return None
-    import json
-
     holder = json.loads(result)["spec"].get("holderIdentity")
     return str(holder) if holder else None
 
@@ -250,6 +273,13 @@ def test_lease_protocol_on_the_real_api_server(kube_lab: KubeLab) -> None:
     a, b = (
         LeaseElector(client, ns, name, duration_s=4, renew_every_s=1, retry_every_s=0.5)
         for name in ("a", "b")
+    )
+    # No such namespace: never leader, and one sentence that says what to do.
+    lost = LeaseElector(client, f"{ns}-absent", "lost")
+    assert not lost.try_once() and not lost.is_leader()
+    assert lost.problem == (
+        f"The namespace '{ns}-absent' for the guard's Lease does not exist on cluster "
+        "'lab': create it or pass --lease-namespace."
     )
     # Both try at the same moment: the API server's optimistic concurrency picks one.
     results: dict[str, bool] = {}

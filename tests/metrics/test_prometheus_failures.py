@@ -74,7 +74,7 @@ def _ok(source: Any, rollout: Rollout, clock: Clock) -> float:
         ("slow", "no answer from {url} within 1s"),
     ],
 )
-@pytest.mark.parametrize("concurrency", [6, 1], ids=["httpx", "api-client"])
+@pytest.mark.parametrize("concurrency", [6, 1], ids=["thread-pool", "sequential"])
 def test_failing_server_gives_unavailable_keeps_last_data_and_recovers(
     proxy: FaultProxy,
     faults_history: dict[str, Any],
@@ -187,7 +187,7 @@ def test_bad_query_in_a_profile_is_reported_not_raised(
     assert m.reason.startswith(f"{prom_lab.url} rejected a query (HTTP 400): ")
 
 
-@pytest.mark.parametrize("concurrency", [6, 1], ids=["httpx", "api-client"])
+@pytest.mark.parametrize("concurrency", [6, 1], ids=["thread-pool", "sequential"])
 def test_credentials_echoed_by_a_failing_server_are_redacted(
     proxy: FaultProxy, faults_history: dict[str, Any], tmp_path: Path, concurrency: int
 ) -> None:
@@ -231,7 +231,7 @@ def test_headless_metrics_with_prometheus_down_says_so_in_one_line(
     assert err == f"rollout-console: Prometheus is not usable: connection refused to {url}.\n"
 
 
-@pytest.mark.parametrize("concurrency", [6, 1], ids=["httpx", "api-client"])
+@pytest.mark.parametrize("concurrency", [6, 1], ids=["thread-pool", "sequential"])
 def test_tls_needs_the_ca_bundle_or_an_explicit_insecure_flag(
     prom_lab: PrometheusLab, faults_history: dict[str, Any], tmp_path: Path, concurrency: int
 ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from console.metrics.prometheus import PrometheusSource
+from console.metrics.prometheus import PrometheusSource, QueryError
 from console.model import (
     Metric,
     MetricsState,
@@ -236,3 +236,33 @@ def test_rollout_without_series_is_no_data_not_unavailable(
     m = source.fetch([half], window_s=300, step_s=15, force=True)[half.ref.key]
     assert m.state is MetricsState.NO_DATA and m.reason == "no series matched for canary"
     assert latest(m, Role.STABLE, Metric.REQUEST_RATE) == pytest.approx(40.0, rel=REL)
+
+
+def test_query_range_runs_custom_promql_through_the_same_client(
+    prom_lab: PrometheusLab, history: dict[str, Any]
+) -> None:
+    """The public query_range (for custom gates): labels and points of any PromQL."""
+    source = make_source(prom_lab.url, Clock(history["at"]))
+    end = history["at"]
+    sent = source.transport.log.sent
+    series = source.query_range(
+        "histogram_quantile(0.99, sum by (destination_version, le) (rate("
+        f'istio_request_duration_milliseconds_bucket{{destination_workload_namespace="{NS}"}}[60s])))',
+        end - 300,
+        end,
+        30,
+    )
+    assert source.transport.log.sent == sent + 1
+    by_version = {labels["destination_version"]: points for labels, points in series}
+    assert set(by_version) == {"v1", "v2"}
+    for version, value in (("v1", 9.9), ("v2", 95.0)):
+        points = by_version[version]
+        assert [t for t, _ in points] == [end - 300 + 30 * i for i in range(11)]
+        assert all(v == pytest.approx(value, rel=REL) for _, v in points)
+    # A query Prometheus rejects is a QueryError with its reason, not an exception of a library.
+    with pytest.raises(QueryError) as info:
+        source.query_range("sum(", end - 60, end, 15)
+    assert info.value.reason.startswith(f"{prom_lab.url} rejected a query (HTTP 400)")
+    assert not info.value.transient
+    # Nothing matched: no series, no error.
+    assert source.query_range('up{job="no-such-job"}', end - 60, end, 15) == []

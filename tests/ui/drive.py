@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from console.app import RolloutConsoleApp
@@ -42,3 +43,10 @@ async def open_rollout(pilot: Pilot[int], name: str) -> None:
         lambda: getattr(app.screen, "key", "").endswith("/" + name),
         f"the detail view of {name}",
     )
+
+
+def charts_settled(app: App[object]) -> bool:
+    """No chart has a build under way: what is on screen is for the latest data."""
+    from widgets.version_chart import VersionChartPair
+
+    return not any(chart.pending for chart in app.screen.query(VersionChartPair))

@@ -23,7 +23,9 @@ async def test_the_detail_title_fits_one_line_at_80_columns() -> None:
         # The next line is the traffic legend, not the rest of the title.
         assert lines[lines.index(head) + 1].lstrip().startswith("S"), lines
         message = app.store.rollouts[app.screen.key].message  # type: ignore[attr-defined]
-        assert message and message in screen_text(app)
+        # In the notes of the body (under the charts: scrolled to, not in the first view).
+        drawn = app.screen._drawn["#versions"].plain  # type: ignore[attr-defined]
+        assert message and message in drawn
 
 
 async def test_list_ages_move_with_the_demo_clock() -> None:

@@ -11,6 +11,7 @@ from console.model import Action, ActionUnavailable, Phase
 from console.screens.confirm import ConfirmScreen
 from console.screens.rollout_detail import RolloutDetailScreen
 from tests.ui.drive import notifications, open_rollout, rollout_named, until
+from tests.widgets.test_widgets import screen_text
 
 SIZE = (120, 40)
 
@@ -133,6 +134,23 @@ async def test_help_lists_the_keys() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help")
+        from textual.widgets import Static
+
+        text = str(app.screen.query_one(Static).render())
+        for key, words in (
+            ("/", "filter"),
+            ("a", "Promote (next step)"),
+            ("A", "Promote --full"),
+            ("x", "Roll back"),
+            ("N", "sort"),
+            (":", "jump"),
+            ("q", "quit"),
+        ):
+            assert any(
+                line.split()[:1] == [key] and words.lower() in line.lower()
+                for line in text.splitlines()
+                if line.strip()
+            ), f"{key} {words!r} missing from help:\n{text}"
         await pilot.press("z")
         await until(pilot, lambda: type(app.screen).__name__ == "RolloutListScreen", "back")
 
@@ -256,3 +274,31 @@ def test_rollback_confirm_says_what_argo_does() -> None:
         RolloutRef("c", "ns", "r"), ProviderKind.ARGO, Phase.PROGRESSING, VersionInfo(Role.STABLE)
     )
     assert "abortScaleDownDelaySeconds (30 s by default)" in consequence_of(Action.ROLLBACK, argo)
+
+
+async def test_the_list_is_drawn_from_the_store_on_return_from_the_detail_view() -> None:
+    """Issue 9: after the detail view the list showed a count and a weight 22 s old.
+
+    No workers here: the test alone changes the store, so nothing but the return
+    itself can redraw the list."""
+    from console.model import Upserted
+
+    app, _ = frozen_demo_app(live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.store.rollouts, "the list")
+        await pilot.press("enter")  # the highlighted row: no filter left behind
+        await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail")
+        tf = rollout_named(app, "tf-serving")
+        step = tf.current_step or 0
+        app.backend.act(tf.ref, Action.ADVANCE)  # another operator, while the detail is open
+        app.store.apply(Upserted(rollout_named(app, "tf-serving")))
+        app.redraw_if_changed()  # the detail view draws this change; the list is hidden
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RolloutDetailScreen), "the list")
+        await pilot.pause()
+
+        def row() -> str:
+            lines = screen_text(app).splitlines()
+            return next((line for line in lines if "tf-serving" in line), "")
+
+        assert f" {step + 1}/{len(tf.steps)} " in row(), row()

@@ -16,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from console.demo_app import frozen_demo_app
-from tests.ui.drive import open_rollout, until
+from tests.ui.drive import charts_settled, open_rollout, until
 
 SIZES = [(80, 24), (160, 48)]
 SnapCompare = Callable[..., bool]
@@ -29,6 +29,9 @@ def _open(name: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
         key = app.screen.key  # type: ignore[attr-defined]
         await until(pilot, lambda: key in app.store.metrics, "metrics")  # type: ignore[attr-defined]
         app.redraw_if_changed()  # type: ignore[attr-defined]
+        await pilot.pause()
+        # Charts built on a worker are swapped in by a message: wait for them.
+        await until(pilot, lambda: charts_settled(app), "the charts")
         await pilot.pause()
 
     return run_before

@@ -24,7 +24,7 @@ from widgets.metric_summary import MetricSummary
 from widgets.rollout_table import RolloutTable
 from widgets.step_timeline import StepTimeline
 from widgets.traffic_bar import TrafficBar
-from widgets.version_chart import VersionChartPair
+from widgets.version_chart import VersionChartPair, build_lines
 
 clock = time.thread_time
 CHARTS = (
@@ -84,24 +84,31 @@ async def detail(size: tuple[int, int], points: int) -> None:
         cached: list[float] = []
         other: list[float] = []
         frame: list[float] = []
+        plotted: list[float] = []
         for tick in range(30):
             metrics = sample_metrics(points)
             canary = metrics.canary
             assert canary is not None
             # A sliding window: every tick is new data, as in a live refresh.
             shift, scale = tick * 5.0, 1 + 0.01 * tick
-            t0 = clock()
-            for metric, key, _, _ in CHARTS:
-                charts[key].show(
+            shown = {
+                key: (
                     [shifted(metrics.stable.get(metric), shift, scale)],
                     [shifted(canary.get(metric), shift, scale)],
-                    stable_version="2.12.0",
-                    canary_version="2.13.0-gpu",
                 )
-                charts[key]._strips()
+                for metric, key, _, _ in CHARTS
+            }
+            t0 = clock()
+            for key, (stable, canary_series) in shown.items():
+                # show() only queues the build for the builder thread.
+                charts[key].show(
+                    stable, canary_series, stable_version="2.12.0", canary_version="2.13.0-gpu"
+                )
             t1 = clock()
-            for chart in charts.values():
-                chart._strips()  # a repaint with unchanged data
+            for key, (stable, canary_series) in shown.items():
+                charts[key].show(  # the same data again: nothing to do
+                    stable, canary_series, stable_version="2.12.0", canary_version="2.13.0-gpu"
+                )
             t2 = clock()
             bar.show(
                 set_weight=40,
@@ -116,17 +123,26 @@ async def detail(size: tuple[int, int], points: int) -> None:
             summary.render()
             t3 = clock()
             await pilot.pause()
+            while any(chart.pending for chart in charts.values()):
+                await pilot.pause()
             t4 = clock()
+            for chart in charts.values():
+                request = chart._built
+                if request is not None:  # what the builder thread did, timed here (CPU)
+                    b0 = clock()
+                    build_lines(request)
+                    plotted.append(clock() - b0)
             build.append(t1 - t0)
             cached.append(t2 - t1)
             other.append(t3 - t2)
             frame.append(t4 - t3)
         print(
             f"detail {size[0]}x{size[1]}, {points} points/series:\n"
-            f"  4 chart pairs, new data: {ms(build)}\n"
-            f"  4 chart pairs, same data: {ms(cached)}\n"
+            f"  4 chart pairs, show() new data: {ms(build)}\n"
+            f"  4 chart pairs, show() same data: {ms(cached)}\n"
+            f"  plotext build of one pair (builder thread, CPU): {ms(plotted)}\n"
             f"  traffic bar + step timeline + summary: {ms(other)}\n"
-            f"  full frame (compositor, all widgets): {ms(frame)}"
+            f"  frames until the builds are swapped in (compositor, all widgets): {ms(frame)}"
         )
 
 

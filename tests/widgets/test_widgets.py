@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 
 from console.model import Metric, MetricsState, Phase, Series, StepKind
+from tests.ui.drive import until
 from tests.widgets.data import NOW, STEPS, rollout, sample_metrics, sample_rollouts, wave
 from themes import DEFAULT_THEME, THEMES, register_themes
 from widgets.metric_summary import MetricSummary, ratio_cell
@@ -333,25 +334,52 @@ def _latency(chart: VersionChartPair, factor: float = 1.0, n: int = 60) -> None:
     )
 
 
-def test_chart_renders_only_when_data_changes() -> None:
+async def _settled(pilot: Any, chart: VersionChartPair) -> None:
+    await until(pilot, lambda: not chart.pending, "the chart's build")
+    await pilot.pause()
+
+
+def test_chart_builds_only_when_data_size_or_theme_changes() -> None:
     async def scenario() -> None:
         chart = VersionChartPair("latency", "ms")
         app = Host(chart)
         async with app.run_test(size=(80, 16)) as pilot:
             _latency(chart)
-            await pilot.pause()
+            await _settled(pilot, chart)
             builds = chart.build_count
             assert builds >= 1
             _latency(chart)  # equal data, new objects
-            chart.refresh()  # even a forced repaint reuses the cached text
+            chart.refresh()  # even a forced repaint reuses the cached lines
             await pilot.pause()
-            assert chart.build_count == builds
+            assert chart.build_count == builds and not chart.pending
             _latency(chart, factor=1.5)
-            await pilot.pause()
+            # New data at a known size: built on a worker, the old lines stay meanwhile.
+            assert chart.pending
+            await _settled(pilot, chart)
             assert chart.build_count == builds + 1
             text = screen_text(app)
-            assert "S stable 2.12.0" in text and "C canary 2.13.0-gpu" in text
-            assert "now" in text
+            assert "S stable 2.12.0 ⠒⠒p99 ⠂⠂p50" in text
+            assert "C canary 2.13.0-gpu ▀▀p99 ▘▘p50" in text
+            assert "now" in text and "-5m" in text
+            await pilot.resize_terminal(60, 16)
+            await _settled(pilot, chart)
+            assert chart.build_count == builds + 2  # one build for the new size
+            assert all(len(line) == 60 for line in screen_text(app).splitlines())
+
+    run(scenario())
+
+
+def test_chart_legend_is_shortened_never_cut_mid_word() -> None:
+    async def scenario() -> None:
+        chart = VersionChartPair("GPU memory", "GiB")
+        app = Host(chart)
+        async with app.run_test(size=(52, 10)) as pilot:
+            _latency(chart)
+            await _settled(pilot, chart)
+            header = screen_text(app).splitlines()[0]
+            assert header.startswith("GPU memory GiB S 2.12.0 ")
+            assert "C 2.13.0-gpu" in header
+            assert "…" not in header and "stable" not in header
 
     run(scenario())
 
@@ -362,14 +390,14 @@ def test_chart_shares_y_limits_and_marks_sides_by_glyph() -> None:
         app = Host(chart)
         async with app.run_test(size=(80, 12)) as pilot:
             chart.show([wave(60, 40, 5)], [wave(60, 120, 30)], stable_version="a")
-            await pilot.pause()
+            await _settled(pilot, chart)
             lo, hi = chart.ylim
             assert lo <= 0 + 40 - 5 and hi >= 120 + 30
             lines = screen_text(app).splitlines()
             top = lines[1]
-            left, right = top[:39], top[39:]
+            left, right = top[:39], top[41:]
             # The same top tick label on both sides: one shared scale.
-            assert left.split("┤")[0].strip() == right.split("┤")[0].strip()
+            assert left.split("┤")[0].strip() == right.split("┤")[0].strip() != ""
             body = "\n".join(lines[1:])
             assert any(0x2800 < ord(c) <= 0x28FF for c in body)  # stable: braille
             assert any(c in "▀▄▌▐▖▗▘▝▙▛▜▟▚▞█" for c in body)  # canary: blocks
@@ -383,13 +411,13 @@ def test_chart_notes_and_stale() -> None:
         app = Host(chart)
         async with app.run_test(size=(80, 10)) as pilot:
             chart.show([], None, note="metrics unavailable: connection refused")
-            await pilot.pause()
+            await _settled(pilot, chart)
             assert "metrics unavailable: connection refused" in screen_text(app)
             chart.show([], [])
-            await pilot.pause()
+            await _settled(pilot, chart)
             assert "no data" in screen_text(app)
             chart.show([wave(30, 1, 0.5)], [wave(30, 2, 0.5)], stale_s=42.7)
-            await pilot.pause()
+            await _settled(pilot, chart)
             text = screen_text(app)
             assert "stale 42s" in text and "┤" in text  # stale keeps the data
 
@@ -403,7 +431,7 @@ def test_chart_flat_line_does_not_explode() -> None:
         async with app.run_test(size=(80, 10)) as pilot:
             flat = Series(tuple((NOW + i, 0.0) for i in range(30)))
             chart.show([flat], [flat])
-            await pilot.pause()
+            await _settled(pilot, chart)
             lo, hi = chart.ylim
             assert lo == 0.0 and hi >= 1.0
 
@@ -485,10 +513,41 @@ def test_every_widget_renders_in_every_theme_and_switches(theme: str) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             _latency(chart)
             await pilot.pause()
+            await _settled(pilot, chart)
             before = chart.build_count
             app.theme = "rollout-light" if theme != "rollout-light" else "rollout-dark"
-            await pilot.pause()
-            await pilot.pause()
+            await until(pilot, lambda: chart.build_count > before, "a rebuild")
+            await _settled(pilot, chart)
             assert chart.build_count == before + 1  # new colours, one rebuild
+            # ... drawn on the new theme's background, not the old one's.
+            background = chart.rich_style.bgcolor
+            line = chart.render_line(3)
+            assert line.cell_length == 80
+            assert all(segment.style and segment.style.bgcolor == background for segment in line)
+
+    run(scenario())
+
+
+def test_rollout_table_tick_moves_age_without_new_data() -> None:
+    """AGE moves on its own; before, it moved only when something else changed."""
+    from console.demo import ManualClock, make_demo
+    from widgets.rollout_table import RolloutTable
+
+    async def scenario() -> None:
+        clock = ManualClock(1_767_225_600.0)
+        backend, _ = make_demo(clock=clock)
+        rollouts = backend.list()
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(160, 24)) as pilot:
+            newest = max(rollouts, key=lambda r: r.created_at)
+            table.show(rollouts, newest.created_at + 30)
+            await pilot.pause()
+            before = screen_text(app)
+            table.tick(newest.created_at + 3 * 3600)
+            await pilot.pause()
+            after = screen_text(app)
+            assert before != after
+            assert "3h" in next(line for line in after.splitlines() if newest.ref.name in line)
 
     run(scenario())
