@@ -42,6 +42,8 @@ def test_pause_resume_rollback_through_tmux(
         "LANG": "C.UTF-8",
         "KUBECONFIG": str(kube_lab.kubeconfig),
     }
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's code, not the install's
     tmux = TmuxSession([installed_binary(), "-n", canary_ns], 120, 40, env)
 
     def ro() -> dict[str, Any]:
