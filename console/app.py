@@ -104,6 +104,10 @@ class RolloutConsoleApp(App[int]):
         self.metrics_source = metrics
         # Read-only is enforced twice: no keys in the UI, refusal in the backend.
         self.read_only = read_only or backend.read_only
+        #: Contexts the config file marks read-only: their rollouts get no action keys.
+        self.read_only_clusters: frozenset[str] = frozenset(
+            getattr(backend, "read_only_clusters", ())
+        )
         self.clock = clock
         self.store = RolloutStore(clock=clock)
         self.metrics_every_s = metrics_every_s
@@ -123,6 +127,8 @@ class RolloutConsoleApp(App[int]):
         if guard is not None:
             self.store.set_guard_status(self._local_status(None))
         self.sub_title = backend.description + ("  [read-only]" if self.read_only else "")
+        if self.read_only_clusters and not self.read_only:
+            self.sub_title += f"  [read-only: {', '.join(sorted(self.read_only_clusters))}]"
 
     def on_mount(self) -> None:
         if self._handle_signals:
@@ -351,10 +357,16 @@ class RolloutConsoleApp(App[int]):
 
     # --- actions ------------------------------------------------------------------
 
+    def cluster_read_only(self, cluster: str) -> bool:
+        return self.read_only or cluster in self.read_only_clusters
+
     def request_action(self, ref: RolloutRef, action: Action) -> None:
         """Run an action, asking first for the dangerous ones."""
         if self.read_only:
             self.notify("The console is read-only.", severity="warning")
+            return
+        if ref.cluster in self.read_only_clusters:
+            self.say(f"The context {ref.cluster} is read-only.", severity="warning")
             return
         rollout = self.store.rollouts.get(ref.key)
         reason = rollout.why_unavailable(action) if rollout else None

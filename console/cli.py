@@ -20,7 +20,13 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from console.app import RolloutConsoleApp
+    from console.backend import MetricsSource, RolloutsBackend
+    from console.sources import GuardWiring
 
 ACTION_COMMANDS = ("advance", "promote", "pause", "resume", "rollback", "retry", "undo")
 
@@ -298,11 +304,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rollout-console: {exc}", file=sys.stderr)
         return 2
 
-    from console.app import RolloutConsoleApp
+    app = build_app(args, backend, metrics, wiring)
+    try:
+        app.run()
+    finally:
+        wiring.close()  # releases the Lease of a --guard console
+    return app.return_code or 0
 
-    app = RolloutConsoleApp(
+
+def build_app(
+    args: argparse.Namespace,
+    backend: RolloutsBackend,
+    metrics: MetricsSource,
+    wiring: GuardWiring,
+) -> RolloutConsoleApp:
+    import time
+
+    from console.app import RolloutConsoleApp
+    from console.sources import app_clock
+
+    return RolloutConsoleApp(
         backend,
         metrics,
+        # The demo's simulated clock for everything (AGE, countdowns, guard ages).
+        clock=app_clock(backend) or time.time,
         read_only=args.read_only,
         theme=args.theme,
         guard=wiring.guard,
@@ -312,11 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         guard_clock=wiring.clock,
         handle_signals=True,
     )
-    try:
-        app.run()
-    finally:
-        wiring.close()  # releases the Lease of a --guard console
-    return app.return_code or 0
 
 
 if __name__ == "__main__":

@@ -10,11 +10,24 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
+from console.action_state import why_not
 from console.model import Action
 from console.screens.actions import ACTION_KEYS
 
 if TYPE_CHECKING:
     from console.app import RolloutConsoleApp
+
+
+#: What each action is in `kubectl argo rollouts`: the palette tells the two promotes apart.
+ARGO_CLI = {
+    Action.ADVANCE: "kubectl argo rollouts promote: one step",
+    Action.PROMOTE_FULL: "kubectl argo rollouts promote --full: all steps, all traffic",
+    Action.PAUSE: "kubectl argo rollouts pause",
+    Action.RESUME: "kubectl argo rollouts resume (spec.paused)",
+    Action.ROLLBACK: "kubectl argo rollouts abort",
+    Action.RETRY: "kubectl argo rollouts retry rollout",
+    Action.UNDO: "kubectl argo rollouts undo",
+}
 
 
 class RolloutCommands(Provider):
@@ -28,16 +41,16 @@ class RolloutCommands(Provider):
             if target_fn is not None:
                 break
         rollout = target_fn() if target_fn is not None else None
-        if rollout is not None and not app.read_only:
+        if rollout is not None and not app.cluster_read_only(rollout.ref.cluster):
             for key in ACTION_KEYS:
-                reason = rollout.why_unavailable(key.action)
+                reason = why_not(rollout, key.action)
                 if reason:
                     continue
                 commands.append(
                     (
                         f"{key.action.label}: {rollout.ref.short}",
                         partial(app.request_action, rollout.ref, Action(key.action)),
-                        f"key {key.key}",
+                        f"key {key.key} · {ARGO_CLI[key.action]}",
                     )
                 )
         for theme in ("rollout-dark", "rollout-light", "rollout-high-contrast"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
@@ -104,6 +105,36 @@ class StickyRanks:
             self._lower_since.pop(key, None)
 
 
+def _step_progress(r: Rollout) -> float:
+    if not r.steps or r.current_step is None:
+        return -1.0
+    return r.current_step / len(r.steps)
+
+
+#: Sort columns, k9s style (shift+letter; repeating the key turns the direction).
+#: column -> (table column it marks, the value sorted on).
+SORTS: dict[str, tuple[str, Callable[[Rollout], object]]] = {
+    "name": ("name", lambda r: r.ref.name),
+    "status": ("phase", lambda r: r.status_text),
+    "step": ("step", _step_progress),
+    "weight": ("weight", lambda r: r.set_weight),
+    # Oldest first; the key again: youngest first.
+    "age": ("age", lambda r: r.created_at),
+}
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    column: str
+    descending: bool = False
+
+    def toggled(self, column: str) -> SortOrder:
+        """The same column again turns the direction; another starts ascending."""
+        if column == self.column:
+            return SortOrder(column, not self.descending)
+        return SortOrder(column)
+
+
 def ordered(
     rollouts: Iterable[Rollout],
     query: str = "",
@@ -111,10 +142,18 @@ def ordered(
     *,
     ranks: StickyRanks | None = None,
     now: float = 0.0,
+    sort: SortOrder | None = None,
 ) -> list[Rollout]:
-    """Needs-attention first, then by namespace and name (stable across refreshes)."""
+    """Needs-attention first, then by namespace and name (stable across refreshes);
+    or by `sort`'s column, ties in namespace and name order."""
     verdicts = verdicts or {}
     chosen = [r for r in rollouts if not query or matches(r, query, verdicts.get(r.ref.key))]
+    if sort is not None and sort.column in SORTS:
+        value = SORTS[sort.column][1]
+        # Two stable sorts: ties keep the name order in either direction.
+        chosen.sort(key=lambda r: (r.ref.cluster, r.ref.namespace, r.ref.name))
+        chosen.sort(key=value, reverse=sort.descending)  # type: ignore[arg-type]
+        return chosen
 
     def rank(r: Rollout) -> int:
         wanted = attention(r, verdicts.get(r.ref.key))

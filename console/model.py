@@ -67,8 +67,9 @@ class Action(enum.StrEnum):
 
 
 _ACTION_LABELS = {
-    Action.ADVANCE: "Advance one step",
-    Action.PROMOTE_FULL: "Promote fully",
+    # As the Argo CLI names them: `promote` goes one step, `promote --full` all of them.
+    Action.ADVANCE: "Promote (next step)",
+    Action.PROMOTE_FULL: "Promote --full",
     Action.PAUSE: "Pause",
     Action.RESUME: "Resume",
     Action.ROLLBACK: "Roll back (abort)",

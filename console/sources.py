@@ -45,6 +45,7 @@ def make_backend(
 
         return make_demo(seed=args.seed, speed=args.speed, read_only=read_only)[0]
     from console.kube import make_kube_backend
+    from console.metrics.config import read_only_contexts
 
     return make_kube_backend(
         kubeconfig=args.kubeconfig,
@@ -54,6 +55,7 @@ def make_backend(
         read_only=read_only,
         check_access=check_access,
         request_timeout=getattr(args, "request_timeout", None),
+        read_only_contexts=read_only_contexts(getattr(args, "config", None)),
     )
 
 
@@ -66,6 +68,16 @@ def cluster_metrics(args: argparse.Namespace) -> MetricsSource:
     from console.metrics.none import NoMetrics
 
     return NoMetrics("no --prometheus URL or config file given")
+
+
+def app_clock(backend: RolloutsBackend) -> Callable[[], float] | None:
+    """The clock the console must read ages and countdowns on: the demo's simulated
+    one (at --speed 30 a step's 60 s pass in 2 s, so ages must too); None = wall time."""
+    from console.demo import DemoBackend
+
+    if isinstance(backend, DemoBackend):
+        return backend.cluster.clock.now
+    return None
 
 
 @dataclass
@@ -123,6 +135,8 @@ def make_guard(
 
     clusters = getattr(backend, "clusters", {})
     first = next(iter(clusters.values()))
+    # A context the config file marks read-only: the guard only says what it would do.
+    read_only = read_only or first.name in getattr(backend, "read_only_clusters", frozenset())
     lease_ns = getattr(args, "lease_namespace", None) or default_namespace()
     elector = LeaseElector(first.client, lease_ns, env_identity(), dry_run=read_only)
     wiring = GuardWiring()

@@ -19,6 +19,7 @@ from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
 from console.model import Phase, Rollout, StepKind, VersionInfo, format_duration
 from widgets._palette import Palette, palette
+from widgets.column_fit import fit_cell, fit_versions, fit_widths
 
 PHASE_GLYPHS = {
     Phase.HEALTHY: "✔",
@@ -127,6 +128,12 @@ class RolloutTable(DataTable[Text]):
         self._last: tuple[Sequence[Rollout], float, bool, Mapping[str, Verdict]] | None = None
         self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
         self._widths: tuple[int, ...] = ()
+        #: Natural (uncut) cell widths per row; the fitted column widths; what is shown.
+        self._natural_w: dict[str, tuple[int, ...]] = {}
+        self._fit: dict[str, int] = {}
+        self._shown: dict[str, Cells] = {}
+        self._shown_width = 0
+        self._sort_mark: tuple[str, bool] | None = None
         self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
 
     def on_mount(self) -> None:
@@ -274,8 +281,19 @@ class RolloutTable(DataTable[Text]):
             self._narrow = narrow
             self._rebuild_columns()
 
+        for key in set(self._cells) - set(keys):
+            self._sources.pop(key, None)
+            self._cells.pop(key, None)
+            self._natural_w.pop(key, None)
+        changed = self._compute_cells(unique, now, colours)
+        fit = self._layout(keys)
+        if fit != self._fit:
+            self._apply_widths(fit)
+            changed = set(keys)  # every cell is cut anew
+        in_place = [k for k in keys if k in changed]
+
         if keys == self._keys and self.row_count == len(keys):
-            self._update_in_place(unique, now, colours)
+            self._write_rows(in_place)
             return
 
         # Order or membership changed (attention order moves rows often): remove
@@ -284,19 +302,16 @@ class RolloutTable(DataTable[Text]):
         present = set(self._keys) if self.row_count == len(self._keys) else set()
         if not present and self.row_count:
             self.clear()
-            self._sources, self._cells = {}, {}
+            self._shown = {}
         for key in present - set(keys):
             self.remove_row(key)
-            self._sources.pop(key, None)
-            self._cells.pop(key, None)
-        self._update_in_place({k: r for k, r in unique.items() if k in present}, now, colours)
-        for key, rollout in unique.items():
+            self._shown.pop(key, None)
+        self._write_rows([k for k in in_place if k in present])
+        for key in keys:
             if key in present:
                 continue
-            age = _age(rollout, now)
-            cells = self._row_cells(rollout, age, colours)
-            self._sources[key] = (rollout, age, self._verdict_key(key))
-            self._cells[key] = cells
+            cells = self._fitted(key)
+            self._shown[key] = cells
             self.add_row(*cells, key=key)
         # Rows are told apart by the identity of their first cell object.
         position = {id(next(iter(self._data[RowKey(k)].values()))): i for i, k in enumerate(keys)}
@@ -305,9 +320,9 @@ class RolloutTable(DataTable[Text]):
         if selected is not None and selected in unique:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
-    def _update_in_place(self, unique: dict[str, Rollout], now: float, colours: Palette) -> None:
-        column_keys = self._column_keys()
-        changed_rows: list[str] = []
+    def _compute_cells(self, unique: dict[str, Rollout], now: float, colours: Palette) -> set[str]:
+        """Each row's cells at their natural width; the keys whose cells changed."""
+        changed: set[str] = set()
         for key, rollout in unique.items():
             age = _age(rollout, now)
             verdict = self._verdict_key(key)
@@ -320,28 +335,93 @@ class RolloutTable(DataTable[Text]):
                 and (source[0] is rollout or source[0] == rollout)
             ):
                 continue
+            self._sources[key] = (rollout, age, verdict)
             cells = self._row_cells(rollout, age, colours)
-            old = self._cells.get(key, ())
+            old = self._cells.get(key)
+            if old is not None and old == cells:
+                continue
+            if old is not None and len(old) == len(cells):
+                # Keep the unchanged cells' objects: render caches key on identity.
+                cells = tuple(o if o == c else c for o, c in zip(old, cells, strict=True))
+            self._cells[key] = cells
+            self._natural_w[key] = tuple(cell.cell_len for cell in cells)
+            changed.add(key)
+        return changed
+
+    def _layout(self, keys: Sequence[str]) -> dict[str, int]:
+        column_keys = self._column_keys()
+        natural = {
+            key: self.columns[ColumnKey(key)].label.cell_len
+            if ColumnKey(key) in self.columns
+            else 0
+            for key in column_keys
+        }
+        labels = dict(natural)
+        for key in keys:
+            for column_key, width in zip(column_keys, self._natural_w.get(key, ()), strict=False):
+                if width > natural[column_key]:
+                    natural[column_key] = width
+        available = self.size.width or (self.app.size.width if self.is_attached else 0)
+        if not available:
+            return natural
+        # A vertical scrollbar takes cells from the row once the rows do not fit.
+        if len(keys) > max(1, self.size.height - 1):
+            available -= self.styles.scrollbar_size_vertical
+        fit = fit_widths(natural, column_keys, available, padding=2 * self.cell_padding)
+        # A header is never cut below its label (AGE stays AGE).
+        for key in ("age", "step", "weight"):
+            fit[key] = max(fit[key], labels[key])
+        return fit
+
+    def _apply_widths(self, fit: dict[str, int]) -> None:
+        self._fit = fit
+        for key, width in fit.items():
+            column = self.columns.get(ColumnKey(key))
+            if column is not None:
+                column.width = width
+                column.auto_width = False
+        self._require_update_dimensions = True
+        self._update_count += 1
+        self.check_idle()
+        self.refresh()
+
+    def _fitted(self, key: str) -> Cells:
+        """The row's cells cut to the column widths; unchanged cells keep their object."""
+        cells = self._cells[key]
+        out: list[Text] = []
+        arrow = "→" if self._narrow else " → "
+        for column_key, cell in zip(self._column_keys(), cells, strict=True):
+            width = self._fit.get(column_key, cell.cell_len)
+            if column_key == "versions":
+                out.append(fit_versions(cell, width, arrow))
+            else:
+                out.append(fit_cell(cell, width))
+        old = self._shown.get(key)
+        if old is not None and len(old) == len(out):
+            return tuple(o if o == c else c for o, c in zip(old, out, strict=True))
+        return tuple(out)
+
+    def _write_rows(self, keys: Sequence[str]) -> None:
+        """Set the rows' cells without DataTable's update_cell, which would repaint
+        the whole table for one cell; repaint only the rows that changed."""
+        column_keys = self._column_keys()
+        repaint: list[str] = []
+        for key in keys:
             row = self._data.get(RowKey(key))
             if row is None:
                 continue
-            for index, (column_key, cell) in enumerate(zip(column_keys, cells, strict=True)):
-                if index < len(old) and old[index] == cell:
-                    continue
-                column = self.columns[ColumnKey(column_key)]
-                if cell.cell_len > column.content_width:
-                    # The column must grow: DataTable re-measures and repaints it all.
-                    self.update_cell(key, column_key, cell, update_width=True)
-                else:
-                    # update_cell() would repaint the whole table for one cell;
-                    # set the cell and repaint only its row (below).
-                    row[ColumnKey(column_key)] = cell
-                    changed_rows.append(key)
-            self._sources[key] = (rollout, age, verdict)
-            self._cells[key] = cells
-        if changed_rows:
+            cells = self._fitted(key)
+            if cells == self._shown.get(key) and all(
+                row.get(ColumnKey(c)) is cell for c, cell in zip(column_keys, cells, strict=True)
+            ):
+                continue
+            for column_key, cell in zip(column_keys, cells, strict=True):
+                row[ColumnKey(column_key)] = cell
+            self._shown[key] = cells
+            repaint.append(key)
+        if repaint:
             self._update_count += 1  # DataTable's own caches key on this
-            for key in dict.fromkeys(changed_rows):
+            for key in repaint:
                 self.refresh_row(self.get_row_index(key))
 
     def _is_narrow(self) -> bool:
@@ -349,7 +429,9 @@ class RolloutTable(DataTable[Text]):
         return 0 < width < NARROW_BELOW
 
     def on_resize(self) -> None:
-        if self._last is not None and self._is_narrow() != self._narrow:
+        # Any width change re-fits the columns (not only the narrow/wide switch).
+        if self._last is not None and self.size.width != self._shown_width:
+            self._shown_width = self.size.width
             rollouts, now, show_cluster, verdicts = self._last
             self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
 
@@ -362,19 +444,41 @@ class RolloutTable(DataTable[Text]):
     def _column_keys(self) -> list[str]:
         return [key for key, _ in COLUMNS if self._show_cluster or key != "cluster"]
 
+    def mark_sorted(self, column: str | None, descending: bool = False) -> None:
+        """An arrow on the header of the column the rows are sorted by (k9s style)."""
+        mark = (column, descending) if column else None
+        if mark == self._sort_mark:
+            return
+        self._sort_mark = mark
+        for key, label in COLUMNS:
+            found = self.columns.get(ColumnKey(key))
+            if found is not None:
+                found.label = Text(self._label(key, label))
+        self._fit = {}  # the header's width may have changed: the next show() re-fits
+        self._update_count += 1
+        self.refresh()
+
+    def _label(self, key: str, label: str) -> str:
+        if self._narrow and key == "namespace":
+            label = "NS"
+        if self._narrow and key == "verdict":
+            label = NARROW_VERDICT_LABEL
+        if self._sort_mark is not None and self._sort_mark[0] == key:
+            label += "↓" if self._sort_mark[1] else "↑"
+        return label
+
     def _rebuild_columns(self) -> None:
         self.clear(columns=True)
         self._keys = ()
         self._sources.clear()
         self._cells.clear()
+        self._natural_w.clear()
+        self._shown.clear()
+        self._fit = {}
         for key, label in COLUMNS:
             if key == "cluster" and not self._show_cluster:
                 continue
-            if self._narrow and key == "namespace":
-                label = "NS"
-            if self._narrow and key == "verdict":
-                label = NARROW_VERDICT_LABEL
-            self.add_column(label, key=key)
+            self.add_column(self._label(key, label), key=key)
 
     def _row_cells(self, rollout: Rollout, age: str, colours: Palette) -> Cells:
         narrow = bool(self._narrow)

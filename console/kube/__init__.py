@@ -21,6 +21,7 @@ def make_kube_backend(
     *,
     check_access: bool = True,
     request_timeout: float | None = None,
+    read_only_contexts: frozenset[str] = frozenset(),
 ) -> KubeBackend:
     """A backend over every `--context` (none = the current one). Raises ConsoleError."""
     from console.kube.backend import KubeBackend
@@ -33,4 +34,5 @@ def make_kube_backend(
         read_only=read_only,
         check_access=check_access,
         request_timeout=request_timeout,
+        read_only_contexts=read_only_contexts,
     )

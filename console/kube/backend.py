@@ -137,10 +137,16 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         providers: Sequence[Provider] | None = None,
         check_access: bool = True,
         request_timeout: float | None = None,
+        read_only_contexts: frozenset[str] = frozenset(),
     ) -> None:
         if not clusters:
             raise ConsoleError("No cluster to connect to.")
-        self.read_only = read_only
+        #: Contexts marked read-only in the config file (k9s' per-context read-only).
+        self.read_only_clusters = frozenset(
+            c.name for c in clusters if c.name in read_only_contexts
+        )
+        # Every context read-only is the whole console read-only.
+        self.read_only = read_only or len(self.read_only_clusters) == len(clusters)
         self.check_access = check_access
         self.providers: list[Provider] = list(providers) if providers else load_providers()
         self.clusters: dict[str, _Cluster] = {}
@@ -584,7 +590,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         it a no-op unless their own marker is on the object. A read-only console
         never writes.
         """
-        if self.read_only:
+        if self.read_only or c.name in self.read_only_clusters:
             return
         for provider in self.providers:
             follow_up = getattr(provider, "follow_up", None)
@@ -651,10 +657,20 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 return self._with_access(c, provider, r)
         return None
 
+    def _refuse_read_only_context(self, ref: RolloutRef, action: Action) -> None:
+        if ref.cluster in self.read_only_clusters:
+            raise ActionUnavailable(
+                ref,
+                action,
+                f"{action.value} refused: the context {ref.cluster} is read-only "
+                "(contexts in the config file).",
+            )
+
     def act(
         self, ref: RolloutRef, action: Action, *, note: str = "", seen: Seen | None = None
     ) -> ActionResult:
         refuse_if_read_only(self, ref, action)
+        self._refuse_read_only_context(ref, action)
         c = self.clusters.get(ref.cluster)
         if c is None:
             raise ActionError(ref, action, f"Unknown cluster {ref.cluster!r}.")
@@ -741,6 +757,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
     def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
         """JSON merge patch of the rollout object's annotations (the guard's records)."""
         refuse_if_read_only(self, ref, Action.PAUSE)
+        self._refuse_read_only_context(ref, Action.PAUSE)
         c = self.clusters.get(ref.cluster)
         if c is None:
             raise ConsoleError(f"Unknown cluster {ref.cluster!r}.")

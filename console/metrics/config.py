@@ -25,6 +25,9 @@ The config file is YAML, by default ``$XDG_CONFIG_HOME/rollout-console/config.ya
       istio:
         match: {workload_regex: '{name}(-primary|-canary|-v[0-9]+)?'}
 
+    contexts:                 # per kubeconfig context, as k9s: no actions there
+      prod-eu: {read_only: true}
+
 ``--prometheus URL`` wins over ``prometheus.url``. Credentials may also be in
 the URL's user-info part (moved to basic auth, never shown).
 
@@ -371,3 +374,37 @@ def parse_quantiles(value: Any) -> tuple[float, float]:
     if len(qs) != 2 or not all(0 < q < 1 for q in qs):
         raise ConsoleError("quantiles must be two numbers between 0 and 1, e.g. [0.5, 0.99].")
     return (qs[0], qs[1])
+
+
+def read_only_contexts(config_path: str | os.PathLike[str] | None = None) -> frozenset[str]:
+    """Contexts the config file marks read-only, as k9s does per context::
+
+        contexts:
+          prod-eu: {read_only: true}
+          staging: {read_only: false}
+
+    `--read-only` still forces every context. No file: none."""
+    path: Path | None
+    if config_path is not None:
+        path = Path(config_path).expanduser()
+        if not path.exists():
+            raise ConsoleError(f"The config file {path} does not exist.")
+    else:
+        path = default_config_path()
+        if not path.exists():
+            return frozenset()
+    contexts = _section(_read_yaml(path), "contexts", path)
+    out: set[str] = set()
+    for name, settings in contexts.items():
+        if settings is None:
+            continue
+        if not isinstance(settings, Mapping):
+            raise ConsoleError(f"contexts.{name} in the config file {path} must be a mapping.")
+        flag = settings.get("read_only", False)
+        if not isinstance(flag, bool):
+            raise ConsoleError(
+                f"contexts.{name}.read_only in the config file {path} must be true or false."
+            )
+        if flag:
+            out.add(str(name))
+    return frozenset(out)

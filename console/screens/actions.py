@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.action_state import why_not
 from console.model import Action, Rollout
 from console.screens.inspect_keys import InspectScreen
 
@@ -22,8 +23,9 @@ class ActionKey:
 
 
 ACTION_KEYS: tuple[ActionKey, ...] = (
-    ActionKey("a", Action.ADVANCE, "Advance"),
-    ActionKey("A", Action.PROMOTE_FULL, "Promote", "A"),
+    # Argo's words: `kubectl argo rollouts promote` and `promote --full`.
+    ActionKey("a", Action.ADVANCE, "Promote step"),
+    ActionKey("A", Action.PROMOTE_FULL, "Promote full", "A"),
     ActionKey("p", Action.PAUSE, "Pause"),
     ActionKey("r", Action.RESUME, "Resume"),
     ActionKey("x", Action.ROLLBACK, "Rollback"),
@@ -31,6 +33,10 @@ ACTION_KEYS: tuple[ActionKey, ...] = (
     ActionKey("u", Action.UNDO, "Undo"),
 )
 
+
+#: Always in the footer, dimmed when they cannot act: the incident keys keep their
+#: place, where the operator's eye finds them. The others are hidden then.
+DIMMED_NOT_HIDDEN = frozenset({Action.ADVANCE, Action.PAUSE, Action.ROLLBACK})
 
 #: What stays in a narrow footer, most important first: leaving, help, then the
 #: keys an incident responder needs (pause before anything that moves traffic).
@@ -80,7 +86,11 @@ class ActionScreen(InspectScreen):  # l/y/d: console/screens/inspect_keys.py
         restyled), so it must not run on each periodic redraw.
         """
         rollout = self.target()
-        state = (rollout.ref.key, rollout.unavailable) if rollout is not None else None
+        state = (
+            (rollout.ref.key, tuple(why_not(rollout, k.action) for k in ACTION_KEYS))
+            if rollout is not None
+            else None
+        )
         if state != self._bindings_for:
             self._bindings_for = state
             self.refresh_bindings()
@@ -93,10 +103,14 @@ class ActionScreen(InspectScreen):  # l/y/d: console/screens/inspect_keys.py
         self.app.request_action(rollout.ref, Action(action_name))  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Hide keys the selected rollout cannot take (RBAC, provider limits);
-        # the detail view lists why.
+        # Keys the selected rollout cannot take now (its state, RBAC, provider
+        # limits): a p x are dimmed in place (None), the others hidden (False).
+        # The detail view says why; a dimmed key does nothing when pressed.
         if action == "act" and parameters:
             rollout = self.target()
-            if rollout is not None and rollout.why_unavailable(Action(str(parameters[0]))):
-                return False
+            wanted = Action(str(parameters[0]))
+            if rollout is not None and self.app.cluster_read_only(rollout.ref.cluster):  # type: ignore[attr-defined]
+                return False  # a read-only context: no action keys at all, as k9s
+            if rollout is not None and why_not(rollout, wanted):
+                return None if wanted in DIMMED_NOT_HIDDEN else False
         return True

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from console.action_state import unavailable_now
 from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.model import (
     Metric,
@@ -21,7 +22,7 @@ from console.model import (
     VersionInfo,
     VersionMetrics,
 )
-from console.screens.actions import FOOTER_PRIORITY, ActionScreen
+from console.screens.actions import ACTION_KEYS, FOOTER_PRIORITY, ActionScreen
 from console.screens.scrolling import SCROLL_BINDINGS, scroll
 from console.screens.status_line import StatusLine, status_line
 from console.screens.tree_panel import draw_tree
@@ -120,7 +121,8 @@ class RolloutDetailScreen(ActionScreen):
             aborted=rollout.aborted,
             paused_by="the guard" if rollout.annotation(PAUSED_AT_ANNOTATION) else "operator",
         )
-        self._update("#versions", versions_text(rollout))
+        locked = self.app.cluster_read_only(rollout.ref.cluster)  # type: ignore[attr-defined]
+        self._update("#versions", versions_text(rollout, read_only=locked))
         metrics = self.app.store.metrics.get(self.key)  # type: ignore[attr-defined]
         refresh_s: float = self.app.metrics_period_s  # type: ignore[attr-defined]
         self.query_one(MetricSummary).show(metrics, now=now, refresh_s=refresh_s)
@@ -271,21 +273,51 @@ def _series(version: VersionMetrics | None, wanted: tuple[Metric, ...]) -> list[
 
 
 def title_text(r: Rollout) -> Text:
-    text = Text()
+    """One line at any width (80 columns over SSH): what is cut is the message's
+    end, and the whole message is in the notes under it (`notes_text`)."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(f"{r.ref.namespace}/{r.ref.name}", style="bold")
     if r.ref.cluster:
-        text.append(f"  @{r.ref.cluster}", style="dim")
+        text.append(f" @{r.ref.cluster}", style="dim")
     if r.provider is not ProviderKind.DEMO:
-        text.append(f"  {r.provider.value}")
-    text.append("  ")
+        text.append(f" {r.provider.value}")
+    text.append(" ")
     text.append(f" {r.status_text} ", style="reverse")
-    text.append(f"  step {r.step_label}")
+    text.append(f" step {r.step_label}")
     if r.message:
         text.append(f"  {r.message}", style="italic")
-    for warning in r.warnings:
-        text.append(f"\n⚠ {warning}", style="bold")
-    for action, reason in r.unavailable:
-        text.append(f"\n{action.label} unavailable: {reason}", style="dim")
+    return text
+
+
+#: A message longer than this may be cut in the title: it is repeated in the notes.
+TITLE_MESSAGE_CHARS = 30
+
+
+def notes_text(r: Rollout, *, read_only: bool = False) -> Text:
+    """Warnings, the long message, and why keys cannot act now (dimmed or hidden
+    in the footer), one reason a line with the keys it stops."""
+    text = Text()
+    lines: list[tuple[str, str]] = []
+    if len(r.message) > TITLE_MESSAGE_CHARS:
+        lines.append((r.message, "italic"))
+    lines.extend((f"⚠ {w}", "bold") for w in r.warnings)
+    if read_only:
+        # No action keys at all: the reasons below would be noise.
+        lines.append((f"read-only: no actions on {r.ref.cluster or 'this cluster'}", "dim"))
+        return _join(text, lines)
+    by_reason: dict[str, list[str]] = {}
+    for action, reason in unavailable_now(r, tuple(k.action for k in ACTION_KEYS)):
+        key = next(k.key for k in ACTION_KEYS if k.action is action)
+        by_reason.setdefault(reason, []).append(key)
+    lines.extend(
+        (f"not now {' '.join(keys)}: {reason}", "dim") for reason, keys in by_reason.items()
+    )
+    return _join(text, lines)
+
+
+def _join(text: Text, lines: list[tuple[str, str]]) -> Text:
+    for i, (line, style) in enumerate(lines):
+        text.append(("\n" if i else "") + line, style=style)
     return text
 
 
@@ -310,8 +342,11 @@ def _version_line(tag: str, v: VersionInfo | None) -> Text:
     return line
 
 
-def versions_text(r: Rollout) -> Text:
-    text = _version_line("S stable", r.stable)
+def versions_text(r: Rollout, *, read_only: bool = False) -> Text:
+    text = notes_text(r, read_only=read_only)
+    if text.plain:
+        text.append("\n")
+    text.append_text(_version_line("S stable", r.stable))
     text.append("\n")
     text.append_text(_version_line("C canary", r.canary))
     return text

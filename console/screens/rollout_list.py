@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input
 
-from console.listing import StickyRanks, ordered
+from console.jump import JumpError, Scope, apply, completions
+from console.listing import SORTS, SortOrder, StickyRanks, ordered
 from console.model import Rollout
 from console.screens.actions import FOOTER_PRIORITY, ActionScreen
 from console.screens.status_line import StatusLine, status_line
@@ -34,12 +36,26 @@ class RolloutListScreen(ActionScreen):
         Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("enter", "open", "Open", show=False),
+        # k9s: shift+column letter sorts, again turns the direction. A (promote
+        # --full), R (retry) and G (last row) are taken: STEP is P, AGE is O (oldest).
+        Binding("N", "sort('name')", "Sort by name", show=False),
+        Binding("S", "sort('status')", "Sort by status", show=False),
+        Binding("P", "sort('step')", "Sort by step", show=False),
+        Binding("W", "sort('weight')", "Sort by weight", show=False),
+        Binding("O", "sort('age')", "Sort by age", show=False),
+        Binding("D", "sort('')", "Default order", show=False),
+        # k9s: `:ns NAME`, `:ctx NAME` jump; ctrl+a lists the aliases.
+        Binding("colon", "jump", "Jump", key_display=":", show=False),
+        Binding("ctrl+a", "aliases", "Aliases", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
         self.ranks = StickyRanks()
+        #: None: the default, needs-attention-first order.
+        self.sort: SortOrder | None = None
+        self.scope = Scope()
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status", classes="status-line")
@@ -49,6 +65,7 @@ class RolloutListScreen(ActionScreen):
             id="filter",
             select_on_focus=False,
         )
+        yield Input(placeholder=":ns NAME  :ctx NAME  (all = every one; → completes)", id="jump")
         yield RolloutTable(id="rollouts")
         yield KeyFooter(priority=FOOTER_PRIORITY)
 
@@ -62,12 +79,14 @@ class RolloutListScreen(ActionScreen):
     def shown_rollouts(self) -> list[Rollout]:
         store = self.app.store  # type: ignore[attr-defined]
         self.ranks.forget_except(store.rollouts)
+        scope = self.scope
         return ordered(
-            store.rollouts.values(),
+            (r for r in store.rollouts.values() if scope.admits(r.ref.cluster, r.ref.namespace)),
             self.query_text,
             store.verdicts,
             ranks=self.ranks,
             now=self.app.clock(),  # type: ignore[attr-defined]
+            sort=self.sort,
         )
 
     def redraw(self) -> None:
@@ -96,8 +115,13 @@ class RolloutListScreen(ActionScreen):
         store = self.app.store  # type: ignore[attr-defined]
         shown = len(self.table.rows)
         total = len(store.rollouts)
-        counts = f"{shown} of {total} rollouts" if self.query_text else f"{total} rollouts"
+        narrowed = self.query_text or self.scope.text
+        counts = f"{shown} of {total} rollouts" if narrowed else f"{total} rollouts"
         flt = f"  filter: {self.query_text}" if self.query_text else ""
+        if self.scope.text:
+            flt += f"  {self.scope.text}"
+        if self.sort is not None:
+            flt += f"  sorted by {self.sort.column} {'↓' if self.sort.descending else '↑'}"
         self.query_one("#status", StatusLine).show(
             status_line(self.app, f"{counts}{flt}")  # type: ignore[arg-type]
         )
@@ -113,6 +137,36 @@ class RolloutListScreen(ActionScreen):
 
     # --- keys -------------------------------------------------------------------
 
+    def action_sort(self, column: str) -> None:
+        if not column:
+            self.sort = None
+            # The default order starts afresh: no rank held from before the sort.
+            self.ranks = StickyRanks()
+        elif self.sort is None:
+            self.sort = SortOrder(column)
+        else:
+            self.sort = self.sort.toggled(column)
+        marked = SORTS[self.sort.column][0] if self.sort is not None else None
+        self.table.mark_sorted(marked, self.sort.descending if self.sort else False)
+        self.redraw()
+
+    def _known(self) -> tuple[set[str], set[str]]:
+        rollouts = self.app.store.rollouts.values()  # type: ignore[attr-defined]
+        return {r.ref.cluster for r in rollouts}, {r.ref.namespace for r in rollouts}
+
+    def action_jump(self) -> None:
+        box = self.query_one("#jump", Input)
+        contexts, namespaces = self._known()
+        box.suggester = SuggestFromList(completions(contexts, namespaces), case_sensitive=False)
+        box.value = ""
+        box.display = True
+        self.set_focus(box)
+
+    def action_aliases(self) -> None:
+        from console.screens.aliases import AliasesScreen
+
+        self.app.push_screen(AliasesScreen())
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -120,6 +174,7 @@ class RolloutListScreen(ActionScreen):
         self.set_focus(box)
 
     def action_clear_filter(self) -> None:
+        self.query_one("#jump", Input).display = False
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
@@ -129,10 +184,30 @@ class RolloutListScreen(ActionScreen):
         self.redraw()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "jump":
+            return
         self.query_text = event.value.strip()
         self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "jump":
+            self._jump(event.input)
+            return
+        self._filter_submitted(event)
+
+    def _jump(self, box: Input) -> None:
+        box.display = False
+        self.set_focus(self.table)
+        contexts, namespaces = self._known()
+        try:
+            self.scope = apply(self.scope, box.value.lstrip(":"), contexts, namespaces)
+        except JumpError as exc:
+            self.app.say(str(exc), severity="warning")  # type: ignore[attr-defined]
+            return
+        self.ranks = StickyRanks()
+        self.redraw()
+
+    def _filter_submitted(self, event: Input.Submitted) -> None:
         # Keep the filter, go back to the table; an empty filter hides the box.
         if not event.value.strip():
             event.input.display = False

@@ -46,7 +46,7 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
         lambda s: (
             # "‖": a pause (at 100 columns a timed one shows its countdown, "‖ 45s").
             all(t in s for t in ("yolo-detector", "tf-serving", "‖", "Healthy"))
-            and all(k in footer_of(s) for k in ("Advance", "Pause", "Rollback"))
+            and all(k in footer_of(s) for k in ("Promote step", "Pause", "Rollback"))
         ),
         "the rollout list, with its keys in the footer (the app is ready for keys)",
     )
@@ -60,6 +60,8 @@ def test_every_key_through_tmux(console_in_tmux: TmuxSession) -> None:
 
     tmux.keys("p")
     tmux.wait_text("Paused yolo-detector at weight")  # the notification
+    # r (resume) is offered only once the view shows it paused: wait for the key.
+    tmux.wait_for(lambda s: "r Resume" in footer_of(s), "r offered once it is paused")
     tmux.keys("r")
     tmux.wait_text("Resumed yolo-detector")
     tmux.keys("a")
@@ -110,7 +112,7 @@ def test_read_only_has_no_action_keys(console_in_tmux: TmuxSession) -> None:
         "the read-only list with its footer",
     )
     footer = footer_of(screen)
-    for label in ("Advance", "Promote", "Pause", "Resume", "Rollback", "Retry", "Undo"):
+    for label in ("Promote", "Pause", "Resume", "Rollback", "Retry", "Undo"):
         assert label not in footer, f"read-only footer offers {label!r}: {footer!r}"
     tmux.keys("/")
     tmux.keys("yolo", literal=True)

@@ -42,6 +42,8 @@ def test_pause_resume_rollback_through_tmux(
         "LANG": "C.UTF-8",
         "KUBECONFIG": str(kube_lab.kubeconfig),
     }
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a worktree's code, not the install's
     tmux = TmuxSession([installed_binary(), "-n", canary_ns], 120, 40, env)
 
     def ro() -> dict[str, Any]:
@@ -49,7 +51,7 @@ def test_pause_resume_rollback_through_tmux(
 
     try:
         tmux.wait_for(
-            lambda s: sample.NAME in s and "Advance" in s, "the lab's rollout in the list", 30
+            lambda s: sample.NAME in s and "Promote step" in s, "the lab's rollout in the list", 30
         )
         tmux.keys("Enter")
         tmux.wait_text("S stable")

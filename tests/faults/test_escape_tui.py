@@ -86,8 +86,8 @@ class HostileBackend:
     ) -> ActionResult:
         check_available(hostile_rollout(), action)
         self.acted.append(action)
-        if action is Action.PAUSE:  # a refusal quoting the object, as the mesh one does
-            raise ActionError(ref, action, f"already paused by {REPRO}[red]y[/]")
+        if action is Action.ADVANCE:  # a refusal quoting the object, as the mesh one does
+            raise ActionError(ref, action, f"advance refused by {REPRO}[red]y[/]")
         return ActionResult(ref, action, f"{action.value}d {REPRO}[b]done[/b]", before="x")
 
     def annotate(self, ref: RolloutRef, changes: Mapping[str, str | None]) -> None:
@@ -129,7 +129,7 @@ async def test_hostile_text_is_inert_and_markup_literal_on_every_screen() -> Non
         # The confirmation of a dangerous action names the rollout as typed.
         await pilot.press("A")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-        await until(pilot, lambda: shows(app, f"Promote fully: ml/{MARKUP}?"), "the question")
+        await until(pilot, lambda: shows(app, f"Promote --full: ml/{MARKUP}?"), "the question")
         assert_terminal_safe(screen_text(app), newlines=True)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "back")
@@ -148,9 +148,10 @@ async def test_an_error_toast_is_literal() -> None:
         await until(pilot, lambda: shows(app, MARKUP), "the rollout in the table")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RolloutDetailScreen), "the detail view")
-        await pilot.press("p")
-        await until(pilot, lambda: backend.acted == [Action.PAUSE], "the pause")
-        await until(pilot, lambda: shows(app, "already paused by mallory[red]y[/]"), "the toast")
+        # (p is dimmed on this already paused rollout: a reaches the backend.)
+        await pilot.press("a")
+        await until(pilot, lambda: backend.acted == [Action.ADVANCE], "the advance")
+        await until(pilot, lambda: shows(app, "advance refused by mallory[red]y[/]"), "the toast")
         assert_terminal_safe(screen_text(app), newlines=True)
 
 

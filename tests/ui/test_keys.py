@@ -137,7 +137,15 @@ async def test_help_lists_the_keys() -> None:
         from textual.widgets import Static
 
         text = str(app.screen.query_one(Static).render())
-        for key, words in (("/", "filter"), ("a", "Advance"), ("x", "Roll back"), ("q", "quit")):
+        for key, words in (
+            ("/", "filter"),
+            ("a", "Promote (next step)"),
+            ("A", "Promote --full"),
+            ("x", "Roll back"),
+            ("N", "sort"),
+            (":", "jump"),
+            ("q", "quit"),
+        ):
             assert any(
                 line.split()[:1] == [key] and words.lower() in line.lower()
                 for line in text.splitlines()

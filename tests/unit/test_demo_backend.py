@@ -101,7 +101,7 @@ def test_watch_reports_an_action(
     event = next_event(events)
     assert isinstance(event, Upserted) and event.rollout.ref == face.ref
     assert event.rollout.set_weight == 50
-    assert backend.events(face.ref)[-1][1].startswith("operator: advance")
+    assert backend.events(face.ref)[-1][1].startswith("operator: promote (next step)")
 
 
 def test_concurrent_actions_and_polls_are_safe() -> None:
