@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -19,6 +20,7 @@ from textual import work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.filter import NoColor
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -100,6 +102,11 @@ class RolloutConsoleApp(App[int]):
         in-cluster guards' Leases, read every GUARD_STATUS_S (blocking: a worker);
         `guard_clock`: the clock of the guard's times (the demo's simulated clock)."""
         super().__init__()
+        if os.environ.get("TERM") == "dumb":
+            # A dumb terminal gets no colour at all. Textual's NO_COLOR still paints
+            # greys in 24-bit, and it falls back to truecolor when Rich detects none;
+            # its NoColor filter leaves only the default colours.
+            self._filters.append(NoColor())
         self.backend = backend
         self.metrics_source = metrics
         # Read-only is enforced twice: no keys in the UI, refusal in the backend.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -282,10 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if os.environ.get("TERM") == "dumb":
-        # Textual still draws on a dumb terminal; only colours must go.
-        os.environ.setdefault("NO_COLOR", "1")
-
     from console.sources import make_sources
 
     try:

@@ -30,7 +30,7 @@ def make_prometheus_source(
     """
     from console.metrics.config import load_config
     from console.metrics.prometheus import PrometheusSource, QueryError
-    from console.model import ConsoleError
+    from console.model import ConsoleError, UnavailableError
 
     config = load_config(url=url, config_path=config_path, **overrides)
     source = PrometheusSource(config)
@@ -38,9 +38,11 @@ def make_prometheus_source(
         source.check()
     except ConsoleError as exc:
         cause = source.check_error
-        if strict or not (isinstance(cause, QueryError) and cause.transient):
+        down = isinstance(cause, QueryError) and cause.transient
+        if strict or not down:
             source.close()
-            raise
+            # Down, slow or failing is "unavailable" (exit 3), not a config error.
+            raise (UnavailableError(str(exc)) if down else exc) from None
         source.startup_problem = str(exc)
     return source
 

@@ -25,6 +25,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from console import exit_codes
 from console.model import (
     ConsoleError,
     Metric,
@@ -39,7 +40,10 @@ from console.model import (
 )
 from console.timestamps import rfc3339
 
-EXIT_OK, EXIT_NO_DATA, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+# The shared codes (console/exit_codes.py); `metrics` adds 1 for "no data": nothing
+# was refused, but a runbook must not read an empty answer as a healthy one.
+EXIT_OK, EXIT_USAGE, EXIT_UNAVAILABLE = exit_codes.OK, exit_codes.USAGE, exit_codes.UNAVAILABLE
+EXIT_NO_DATA = 1
 
 ROWS: tuple[tuple[Metric, str, str], ...] = (
     (Metric.LATENCY_P50, "latency p50", "{:.1f} ms"),
@@ -206,7 +210,12 @@ def run_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
     except ConsoleError as exc:
         print(f"rollout-console: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        # A config error is 2; a cluster or Prometheus that did not answer is 3.
+        return (
+            EXIT_USAGE
+            if exit_codes.for_error(exc) == exit_codes.REFUSED
+            else exit_codes.for_error(exc)
+        )
     try:
         began = time.perf_counter()
         result = source.fetch_latest([rollout], window_s)[rollout.ref.key]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from console import exit_codes
 from console.metrics import make_prometheus_source
 from console.model import (
     ConsoleError,
@@ -226,7 +227,8 @@ def test_headless_metrics_with_prometheus_down_says_so_in_one_line(
         window="5m",
         version_label=["stable=v1", "canary=v2"],
     )
-    assert run_metrics(args) == 2
+    # Unavailable (3), not a config error (2): issue 9's runbooks branch on it.
+    assert run_metrics(args) == exit_codes.UNAVAILABLE
     err = capsys.readouterr().err
     assert err == f"rollout-console: Prometheus is not usable: connection refused to {url}.\n"
 
