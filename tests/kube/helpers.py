@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -39,6 +39,33 @@ ARGO_READER: list[dict[str, Any]] = [
 
 #: Namespaces made by this session's tests; conftest deletes them after each test.
 CREATED: list[str] = []
+
+
+def deployment(
+    ns: str, name: str, labels: Mapping[str, str], image: str, replicas: int
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {"containers": [{"name": "serving", "image": image}]},
+            },
+        },
+    }
+
+
+def service(ns: str, name: str, selector: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"selector": dict(selector), "ports": [{"port": 8501, "name": "http"}]},
+    }
 
 
 def unique_ns(prefix: str) -> str:

@@ -18,7 +18,7 @@ from console.guard.verdicts import DecisionKind
 from console.kube import mesh
 from console.model import Action, ConsoleError, Rollout
 from tests.kube import guard_helpers as G
-from tests.kube.helpers import backend, unique_ns
+from tests.kube.helpers import backend, deployment, service, unique_ns
 from tests.lab.kube import KubeLab
 from tests.lab.prom import PrometheusLab
 from tests.lab.traffic import Behaviour, ServerSpec, TrafficLab
@@ -31,37 +31,15 @@ ROUTE = "split"
 PLAN = "10,20,30,50,100"
 
 
-def _deployment(ns: str, version: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": APP, "version": version}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": f"{APP}-{version}", "namespace": ns},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "serving", "image": f"det:{version}.0.0"}]},
-            },
-        },
-    }
-
-
 def _docs(ns: str, canary_weight: int, opt_in: bool) -> list[dict[str, Any]]:
     annotations = {mesh.STABLE_SUBSET_ANNOTATION: "v1", mesh.STEPS_ANNOTATION: PLAN}
     if opt_in:
         annotations[GUARD_ANNOTATION] = "progress"
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-        _deployment(ns, "v1", 2),
-        _deployment(ns, "v2", 1),
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": APP, "namespace": ns},
-            "spec": {"selector": {"app": APP}, "ports": [{"port": 8501, "name": "http"}]},
-        },
+        deployment(ns, f"{APP}-v1", {"app": APP, "version": "v1"}, "det:v1.0.0", 2),
+        deployment(ns, f"{APP}-v2", {"app": APP, "version": "v2"}, "det:v2.0.0", 1),
+        service(ns, APP, {"app": APP}),
         {
             "apiVersion": "networking.istio.io/v1",
             "kind": "DestinationRule",

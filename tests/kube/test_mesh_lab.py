@@ -23,6 +23,7 @@ from console.kube import make_kube_backend, mesh
 from console.kube.backend import KubeBackend
 from console.kube.provider import KubeApi, ResourceType
 from console.model import Action, ActionError, ActionUnavailable, Rollout, RolloutRef, Seen
+from tests.kube.helpers import deployment, service
 from tests.lab.kube import KubeLab
 
 pytestmark = pytest.mark.lab
@@ -33,33 +34,6 @@ APP = "tf-serving"
 def unique(prefix: str) -> str:
     # Unique so the tests also pass against a long-running lab from tests/lab/up.
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def deployment(
-    ns: str, name: str, labels: Mapping[str, str], image: str, replicas: int
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": dict(labels)},
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {"containers": [{"name": "serving", "image": image}]},
-            },
-        },
-    }
-
-
-def service(ns: str, name: str, selector: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"selector": dict(selector), "ports": [{"port": 8501, "name": "http"}]},
-    }
 
 
 def istio_docs(
