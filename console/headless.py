@@ -80,7 +80,7 @@ def rollout_json(r: Rollout) -> dict[str, Any]:
         "step": {
             "current": r.current_step,
             "total": len(r.steps),
-            "label": step_text(r),
+            "label": r.step_label,
         },
         "steps": [_step_json(s) for s in r.steps],
         "setWeight": r.set_weight,
@@ -104,13 +104,6 @@ def list_json(rollouts: Sequence[Rollout]) -> dict[str, Any]:
 
 
 # --- table: the columns of `kubectl argo rollouts list rollouts` ----------------------------
-
-
-def step_text(r: Rollout) -> str:
-    """ "i/n" like the plugin; "-" when there are no steps or no current index yet."""
-    if not r.steps or r.current_step is None:
-        return "-"
-    return f"{r.current_step}/{len(r.steps)}"
 
 
 def _counts(r: Rollout) -> tuple[str, str, str, str]:
@@ -144,7 +137,7 @@ def table(rollouts: Sequence[Rollout], *, clusters: bool) -> str:
             r.ref.name,
             r.provider.value,
             r.status_text,
-            step_text(r),
+            r.step_label,
             str(r.set_weight) if is_weighted else "-",
             str(r.actual_weight) if is_weighted else "-",
             ready,

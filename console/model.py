@@ -285,10 +285,11 @@ class Rollout:
 
     @property
     def step_label(self) -> str:
-        if not self.steps:
+        """ "i/n" exactly as `kubectl argo rollouts` prints it: "-" with no steps or no
+        current index yet, and an out-of-range index shown as it is, not clamped."""
+        if not self.steps or self.current_step is None:
             return "-"
-        index = len(self.steps) if self.current_step is None else self.current_step
-        return f"{min(index, len(self.steps))}/{len(self.steps)}"
+        return f"{self.current_step}/{len(self.steps)}"
 
     @property
     def current(self) -> Step | None:

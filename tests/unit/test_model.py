@@ -1,3 +1,6 @@
+from dataclasses import replace
+
+from console.headless import table
 from console.model import (
     Image,
     Phase,
@@ -6,6 +9,8 @@ from console.model import (
     Rollout,
     RolloutRef,
     Series,
+    Step,
+    StepKind,
     VersionInfo,
     format_duration,
     thin,
@@ -64,3 +69,20 @@ def test_attention_orders_degraded_before_paused_before_healthy() -> None:
     assert degraded.attention > paused.attention > healthy.attention
     assert moving.attention > healthy.attention
     assert degraded.status_text == "Degraded (aborted)"
+
+
+def test_step_label_reads_as_the_argo_plugin_prints_it() -> None:
+    steps = (Step(StepKind.SET_WEIGHT, weight=10), Step(StepKind.SET_WEIGHT, weight=50))
+    never_reconciled = replace(_rollout(Phase.DEGRADED), steps=steps, current_step=None)
+    mid = replace(_rollout(Phase.PAUSED), steps=steps, current_step=1)
+    broken = replace(_rollout(Phase.DEGRADED), steps=steps, current_step=99)
+    no_steps = _rollout(Phase.HEALTHY)
+    # Not "2/2": the plugin prints nothing until the controller sets currentStepIndex.
+    assert never_reconciled.step_label == "-"
+    assert mid.step_label == "1/2"
+    # Out of range is shown as it is (the plugin does not clamp; actions refuse it).
+    assert broken.step_label == "99/2"
+    assert no_steps.step_label == "-"
+    # `get`'s table and the TUI's STEP column read the same property.
+    lines = table([never_reconciled, mid, broken], clusters=False).splitlines()
+    assert [line.split()[4] for line in lines[1:]] == ["-", "1/2", "99/2"]
