@@ -70,6 +70,15 @@ ROLLOUTS_CONTROLLER = Component(
     "github.com/argoproj/argo-rollouts/cmd/rollouts-controller",
 )
 
+# The Argo plugin, from the same pinned module: tests compare `rollout-console get` with
+# what `kubectl argo rollouts` itself prints.
+KUBECTL_ARGO_ROLLOUTS = Component(
+    "kubectl-argo-rollouts",
+    "argo",
+    "github.com/argoproj/argo-rollouts",
+    "github.com/argoproj/argo-rollouts/cmd/kubectl-argo-rollouts",
+)
+
 # Debian's etcd 3.4.23 was tried first: kube-apiserver 1.34 then runs without the
 # RequestWatchProgress storage feature, and kwok's streaming watches (client-go 0.36
 # uses WatchList) keep breaking, so pods sat Pending for tens of seconds.
@@ -82,6 +91,7 @@ GO_BUILT = (
     KUBE_SCHEDULER,
     KWOK,
     ROLLOUTS_CONTROLLER,
+    KUBECTL_ARGO_ROLLOUTS,
 )
 
 
