@@ -8,6 +8,7 @@ is kept as the test's artefact (under pytest's tmp dir).
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,15 +97,23 @@ def test_served_cluster_is_read_only_without_allow_actions(
 
         before = spec_and_abort()
         browser.open(served.url)
-        browser.wait_text(sample.NAME, "[read-only]", timeout=90)
-        # Every action key, and `y` for the ones that ask: none is bound.
-        browser.keys("p", "x", "y", "a", "A", "y", "r", "R", "u", "y")
+        browser.wait_text(sample.NAME, "READ-ONLY", "Paused, waiting", timeout=90)
+        # Every action key, in the list and in the detail view: none is bound, so none
+        # acts and none asks (no "y confirms" prompt to answer).
+        actions = ("p", "x", "a", "A", "r", "R", "u")
+        browser.keys(*actions)
         browser.keys(ENTER)
-        browser.wait_text("S stable", "[read-only]", timeout=60)  # the detail view opened
-        # Nothing reached the cluster: not now, and not a few seconds later.
-        for _ in range(3):
+        text = browser.wait_text("S stable", timeout=60)  # the detail view opened
+        assert "read-only" in text.lower()
+        browser.keys(*actions)
+        text = browser.wait_text("S stable", "esc Back")
+        assert "any other key cancels" not in text
+        footer = text.rstrip().splitlines()[-1]
+        assert "p Pause" not in footer and "x Rollback" not in footer, footer
+        # Nothing reached the cluster: not now, and not in the next few seconds.
+        settle = time.monotonic() + 5
+        while time.monotonic() < settle:
             assert spec_and_abort() == before
-            browser.wait_text(sample.NAME, timeout=5)
     finally:
         served.stop()
         kube_lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)
