@@ -192,3 +192,18 @@ def test_the_served_cluster_console_refuses_actions_in_its_backend_too() -> None
             backend.act(ref, action)
     with pytest.raises(ActionUnavailable, match="read-only"):
         backend.annotate(ref, {"rollout-console.io/x": "1"})
+
+
+@pytest.mark.parametrize(("speed", "every_s"), [("1", 5.0), ("10", 0.5), ("1000", 0.25)])
+def test_a_scenario_guard_judges_on_simulated_time(speed: str, every_s: float) -> None:
+    """Every 5 simulated seconds (so the story's point comes at the same simulated time
+    at any speed), but never more often than 4 times a real second."""
+    from console.sources import make_guard, make_sources
+
+    args = build_parser().parse_args(["--scenario", "bad-canary", "--speed", speed])
+    backend, metrics = make_sources(args)
+    assert [r.ref.name for r in backend.list()] == ["yolo-detector"]
+    wiring = make_guard(args, backend, metrics)
+    assert wiring.guard is not None and wiring.every_s == every_s
+    plain = build_parser().parse_args(["--speed", speed])
+    assert make_guard(plain, *make_sources(plain)).every_s == 5.0, "the demo's own: unchanged"
