@@ -77,6 +77,25 @@ def test_pause_a_rollout_in_the_served_page(
     assert png.read_bytes().startswith(PNG_MAGIC) and png.stat().st_size > 10_000
 
 
+def test_a_served_scenario_reaches_its_point_within_a_minute_at_speed_10(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The promise to a presenter, in wall time: the GPU gate fires well within 60 s."""
+    served = ServedConsole(
+        ["--demo", "--scenario", "gpu-leak", "--speed", "10"], tmp_path / "serve.log"
+    )
+    try:
+        served.wait_ready(timeout=90)
+        browser.open(served.url)
+        browser.wait_text("1 rollouts", "facefusion", timeout=90)
+        opened = time.monotonic()
+        text = browser.wait_text("Paused by guard", "gpu-memory: canary", timeout=60)
+        assert time.monotonic() - opened < 60
+        assert "yolo-detector" not in text, "the story alone on the cluster"
+    finally:
+        served.stop()
+
+
 @pytest.mark.lab
 def test_served_cluster_is_read_only_without_allow_actions(
     kube_lab: KubeLab, browser: Browser, tmp_path: Path
