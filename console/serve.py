@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import shlex
 import socket
 import sys
@@ -105,6 +106,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
         async def on_startup(self, app: Any) -> None:
             print(f"rollout-console: serving the console at {url} (ctrl+c stops)", flush=True)
+
+        def initialize_logging(self) -> None:
+            # Problems only: an access-log line per request buries the URL above.
+            logging.basicConfig(level=logging.WARNING, format="rollout-console: %(message)s")
 
     if not is_loopback(args.host):
         print(

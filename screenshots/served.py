@@ -32,8 +32,7 @@ def main() -> int:
             try:
                 browser.open(served.url)
                 browser.wait_text("Paused by guard", "yolo-detector", timeout=120)
-                browser.keys("/", "yolo-detector")
-                browser.wait_text("filter: yolo-detector")
+                browser.filter_for("yolo-detector")
                 browser.keys(ENTER)
                 browser.wait_text("p Pause")
                 browser.keys(ENTER)

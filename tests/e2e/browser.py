@@ -183,6 +183,14 @@ class Browser:
             raise AssertionError(f"{exc}; the page shows:\n{text[0]}") from None
         return text[0]
 
+    def filter_for(self, text: str) -> None:
+        """`/`, then the text once the filter box is up: keys typed before it has focus
+        would go to the list (and `r`, `g`, `n` there are keys of their own)."""
+        self.keys("/")
+        self.wait_text("▔▔▔▔", "/ Filter")
+        self.keys(text)
+        self.wait_text(f"filter: {text}")
+
     def background_luminance(self, row: int, column: int) -> float:
         """0 (black) to 1 (white): the background colour of one cell as drawn."""
         rgb = self.driver.execute_script(_CELL_BACKGROUND, row, column)
