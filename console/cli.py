@@ -1,6 +1,7 @@
 """Command line: the TUI by default, headless subcommands for runbooks.
 
-    rollout-console [--demo] [--seed N] [--speed X] [--read-only] [--no-guard]
+    rollout-console [--demo] [--seed N] [--speed X] [--scenario NAME] [--read-only] [--no-guard]
+    rollout-console serve [TUI options] [--host H] [--port P] [--allow-actions]
     rollout-console --kube [--context C ...] [-n NS | -A] [--prometheus URL] [--guard]
     rollout-console get [-A | -n NS] [--context C] [-o table|json]
     rollout-console advance|promote|pause|resume|rollback|retry|undo NS/NAME [--yes]
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -33,6 +35,8 @@ ACTION_COMMANDS = ("advance", "promote", "pause", "resume", "rollback", "retry",
 #: repeated here and a unit test keeps the two equal). Short aliases are accepted too.
 THEME_NAMES = ("rollout-dark", "rollout-light", "rollout-high-contrast")
 MAX_SPEED = 1000.0
+#: Where `serve` listens unless told otherwise: only this machine can open the page.
+LOOPBACK = "127.0.0.1"
 
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -71,6 +75,36 @@ def speed(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"{text!r} is out of range: give a speed above 0 and at most {MAX_SPEED:g}"
         )
+    return value
+
+
+def public_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL, e.g. http://demo-laptop:8000"
+        )
+    return text.rstrip("/")
+
+
+def scenario_name(text: str) -> str:
+    from console.demo.stories import story_names
+
+    names = story_names()
+    if text != "list" and text not in names:
+        raise argparse.ArgumentTypeError(
+            f"no scenario {text!r}; choose one of {', '.join(names)} (or list)"
+        )
+    return text
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a port 1-65535")
     return value
 
 
@@ -123,11 +157,8 @@ def _add_metrics_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", metavar="FILE", help="config file (default: XDG config dir)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rollout-console",
-        description="A terminal console for live canary rollouts on Kubernetes.",
-    )
+def _add_tui_args(parser: argparse.ArgumentParser, *, theme_default: str | None) -> None:
+    """The console's own options: the TUI's, and `serve`'s, which passes them on."""
     source = parser.add_argument_group("source")
     source.add_argument(
         "--demo",
@@ -136,13 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--kube", action="store_true", help="use the Kubernetes API")
     _add_demo_args(source)
+    source.add_argument(
+        "--scenario",
+        type=scenario_name,
+        metavar="NAME",
+        help="demo: a presenter's scripted story alone on the cluster (--scenario list shows them)",
+    )
     parser.add_argument(
         "--read-only", action="store_true", help="no action keys at all; actions are refused"
     )
     parser.add_argument(
         "--theme",
         type=theme_name,
-        default="rollout-dark",
+        default=theme_default,
         metavar="NAME",
         help=f"one of {', '.join(THEME_NAMES)} (or dark, light, high-contrast)",
     )
@@ -162,7 +199,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_args(parser)
     _add_metrics_args(parser)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollout-console",
+        description="A terminal console for live canary rollouts on Kubernetes.",
+    )
+    _add_tui_args(parser, theme_default="rollout-dark")
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the console to a browser (demos on a projector); takes every TUI option",
+        description="Serve the console to a browser through textual-serve: each page opened "
+        "runs its own console. Light theme unless --theme; read-only on a cluster unless "
+        "--allow-actions.",
+    )
+    _add_tui_args(serve, theme_default=None)
+    web = serve.add_argument_group("serve")
+    web.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help=f"address to listen on (default {LOOPBACK}); any other warns: whoever can "
+        "reach it can open the console",
+    )
+    web.add_argument("--port", type=port_number, default=8000, help="TCP port (default 8000)")
+    web.add_argument(
+        "--public-url",
+        metavar="URL",
+        type=public_url,
+        help="the address browsers use, behind a proxy or a name (default http://HOST:PORT)",
+    )
+    web.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="--kube: let whoever opens the page act (default: read-only on a cluster)",
+    )
     get = sub.add_parser("get", help="list rollouts")
     get.add_argument("--demo", action="store_true", help="the built-in simulated cluster")
     _add_demo_args(get)
@@ -269,11 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_metrics(args)
 
-    from console.sources import wants_kube
+    done = _check_tui_options(parser, args)
+    if done is not None:
+        return done
+    if args.command == "serve":
+        from console.serve import run_serve
 
-    if args.prometheus and not wants_kube(args):
-        parser.error("--prometheus needs a cluster: add --kube (the demo has its own metrics)")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return run_serve(args)
+    if not (_served() or (sys.stdin.isatty() and sys.stdout.isatty())):
         # Escape codes into a file, and a UI nobody can quit: refuse instead.
         print(
             "rollout-console: the console needs a terminal; "
@@ -307,6 +382,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return app.return_code or 0
 
 
+def _check_tui_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
+    """Checks the TUI and `serve` share; a number is an exit code to return at once."""
+    from console.sources import wants_kube
+
+    if args.scenario == "list":
+        from console.demo.stories import listing
+
+        print(listing())
+        return 0
+    if args.prometheus and not wants_kube(args):
+        parser.error("--prometheus needs a cluster: add --kube (the demo has its own metrics)")
+    if args.scenario and wants_kube(args):
+        parser.error("--scenario is a demo story: drop the cluster options or add --demo")
+    if getattr(args, "allow_actions", False) and args.read_only:
+        parser.error("--allow-actions and --read-only contradict each other: give one")
+    return None
+
+
+def _served() -> bool:
+    """Run by textual-serve for a browser: stdin and stdout are its pipes, not a tty."""
+    return os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver")
+
+
 def build_app(
     args: argparse.Namespace,
     backend: RolloutsBackend,
@@ -324,7 +422,7 @@ def build_app(
         # The demo's simulated clock for everything (AGE, countdowns, guard ages).
         clock=app_clock(backend) or time.time,
         read_only=args.read_only,
-        theme=args.theme,
+        theme=args.theme or "rollout-dark",
         guard=wiring.guard,
         guard_every_s=wiring.every_s,
         guard_status=wiring.status,

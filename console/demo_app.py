@@ -28,15 +28,19 @@ def frozen_demo_app(
     live: bool = True,
     guard: bool = False,
     guard_every_s: float = GUARD_EVERY_S,
+    scenario: str | None = None,
 ) -> tuple[RolloutConsoleApp, ManualClock]:
     """`live=False` starts no workers: the caller feeds the store (benchmarks).
 
     `guard=True` runs the demo's guard every `guard_every_s` simulated seconds of the
     warm-up, as the live demo would have, so its verdicts and pauses are in the first
     frame; the app keeps evaluating whenever the clock is moved (read-only: dry-run).
+    `scenario` names a presenter's story (console/demo/stories.py) instead of the cluster.
     """
     clock = ManualClock(T0)
-    backend, metrics = make_demo(seed=seed, read_only=read_only, extra=extra, clock=clock)
+    backend, metrics = make_demo(
+        seed=seed, read_only=read_only, extra=extra, clock=clock, scenario=scenario
+    )
     the_guard = demo_guard(backend, metrics, clock.now, dry_run=read_only) if guard else None
     reports: list[GuardReport] = []
     # Let history accumulate so charts have something to draw.

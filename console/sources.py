@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from console.guard.loop import Guard
 
 
+#: The fastest a scenario's guard evaluates, in real seconds (at a --speed of 1000).
+MIN_GUARD_EVERY_S = 0.25
+
+
 def wants_kube(args: argparse.Namespace) -> bool:
     """The TUI's source: the demo unless a cluster option is given (or --demo wins)."""
     if args.demo:
@@ -28,7 +32,12 @@ def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSour
     if not wants_kube(args):
         from console.demo import make_demo
 
-        return make_demo(seed=args.seed, speed=args.speed, read_only=args.read_only)
+        return make_demo(
+            seed=args.seed,
+            speed=args.speed,
+            read_only=args.read_only,
+            scenario=getattr(args, "scenario", None),
+        )
 
     return make_backend(args, demo=False, read_only=args.read_only), cluster_metrics(args)
 
@@ -43,7 +52,9 @@ def make_backend(
     if demo:
         from console.demo import make_demo
 
-        return make_demo(seed=args.seed, speed=args.speed, read_only=read_only)[0]
+        scenario = getattr(args, "scenario", None)
+        backend, _ = make_demo(args.seed, args.speed, read_only, scenario=scenario)
+        return backend
     from console.kube import make_kube_backend
     from console.metrics.config import read_only_contexts
 
@@ -117,6 +128,13 @@ def make_guard(
         assert isinstance(backend, DemoBackend) and isinstance(metrics, DemoMetrics)
         clock = backend.cluster.clock.now
         guard = demo_guard(backend, metrics, clock, dry_run=read_only)
+        if getattr(args, "scenario", None):
+            # A presenter's story judges on simulated time, so it reaches its point at the
+            # same simulated second at any --speed (every 0.5 s of real time at --speed 10).
+            from console.demo.stories import GUARD_EVERY_S
+
+            every_s = max(MIN_GUARD_EVERY_S, GUARD_EVERY_S / args.speed)
+            return GuardWiring(guard=guard, clock=clock, every_s=every_s)
         return GuardWiring(guard=guard, clock=clock)
 
     from console.guard.lease import guard_statuses

@@ -24,10 +24,13 @@ def make_demo(
     read_only: bool = False,
     extra: int = 0,
     clock: Clock | None = None,
+    scenario: str | None = None,
 ) -> tuple[DemoBackend, DemoMetrics]:
     """A backend and a metrics source sharing one simulated cluster.
 
-    `clock` wins over `speed` when given (tests and screenshots pass a ManualClock).
+    `clock` wins over `speed` when given (tests and screenshots pass a ManualClock);
+    `scenario` names a presenter's story (console/demo/stories.py), alone on the cluster.
     """
-    cluster = DemoCluster(seed, clock if clock is not None else ScaledClock(speed), extra)
+    ticking = clock if clock is not None else ScaledClock(speed)
+    cluster = DemoCluster(seed, ticking, extra, scenario=scenario)
     return DemoBackend(cluster, read_only), DemoMetrics(cluster)

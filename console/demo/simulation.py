@@ -16,6 +16,7 @@ from console.backend import check_seen
 from console.demo.canary import HISTORY_S, SAMPLE_EVERY, TICK_S, SimRollout
 from console.demo.clock import Clock, ScaledClock
 from console.demo.scenarios import generated, named
+from console.demo.stories import story
 from console.demo.traffic import FIELDS
 from console.model import (
     Action,
@@ -45,13 +46,15 @@ class DemoCluster:
         extra: int = 0,
         *,
         cluster: str = "demo",
+        scenario: str | None = None,
     ) -> None:
         self.seed = seed
         self.clock: Clock = clock if clock is not None else ScaledClock()
         self.cluster = cluster
         self.lock = threading.RLock()
         self.origin = self.clock.now()
-        specs = named() + generated(extra, seed)
+        # A presenter's scenario is its one story alone; otherwise the teaching cluster.
+        specs = (story(scenario).spec,) if scenario else named() + generated(extra, seed)
         self._rollouts = {
             sim.ref.key: sim
             for sim in (SimRollout(spec, seed, cluster, self.origin) for spec in specs)
