@@ -149,9 +149,6 @@ class _Dirty:
     def __bool__(self) -> bool:
         return bool(self.keys or self.namespaces)
 
-    def covers(self, pi: int, ns: str, name: str) -> bool:
-        return (pi, ns) in self.namespaces or (pi, ns, name) in self.keys
-
 
 def _same_but_version(old: Obj, new: Obj) -> bool:
     """The object is unchanged but for its resourceVersion (a re-sent or touched object)."""
@@ -546,10 +543,19 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
 
     def _recompute(self, c: _Cluster, dirty: _Dirty) -> Iterator[StreamEvent]:
         fresh = self._compute_dirty(c, dirty)
-        position = {str(p.kind): pi for pi, p in enumerate(self.providers)}
-        for key, old in list(c.shown.items()):
-            pi = position.get(key[2])
-            if pi is not None and dirty.covers(pi, key[0], key[1]) and key not in fresh:
+        # What may have gone: the touched objects, and every object of a touched
+        # namespace (a deleted one was touched itself). Never a walk of all shown.
+        maybe_gone: set[tuple[str, str, str]] = set()
+        for pi, ns, name in dirty.keys:
+            maybe_gone.add((ns, name, str(self.providers[pi].kind)))
+        for pi, ns in dirty.namespaces:
+            provider = self.providers[pi]
+            kind = str(provider.kind)
+            for obj in c.index.in_namespace(provider.resource, ns):
+                maybe_gone.add((ns, meta(obj)[1], kind))
+        for key in maybe_gone:
+            old = c.shown.get(key)
+            if old is not None and key not in fresh:
                 del c.shown[key]
                 yield Removed(old.ref)
         for key, new in fresh.items():

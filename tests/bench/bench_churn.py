@@ -40,7 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_kube import manifests, timed  # noqa: E402
+from tests.bench.bench_kube import manifests  # noqa: E402
 from tests.lab.kube import KubeLab  # noqa: E402
 
 # The watching backend: counts raw watch events (the client's generator, the same in
@@ -106,6 +106,7 @@ class Watcher:
             stdout=subprocess.PIPE,
             text=True,
             env=env,
+            cwd=code,  # `-c` puts the working directory first on sys.path
         )
         self.last: dict[str, Any] = {}
         self.lock = threading.Lock()
@@ -156,6 +157,17 @@ def churn(client: Any, rollouts: list[tuple[str, str]], rate: float, seconds: fl
         sent += 1
         del elapsed
     return sent
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, bytes]:
+    """Wall time of one command run in `cwd` (`-m` puts the working directory first on
+    sys.path: the baseline's checkout must be the one imported)."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, env=env, check=False, cwd=cwd)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {done.stderr.decode()[-500:]}")
+    return elapsed, done.stdout
 
 
 def loadavg() -> str:
@@ -239,6 +251,7 @@ def first_list(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> Non
             done = subprocess.run(
                 [sys.executable, "-c", FIRST_SNAPSHOT, str(time.time()), kubeconfig],
                 capture_output=True, text=True, env=_env(code), check=True, timeout=300,
+                cwd=code,  # `-c` puts the working directory first on sys.path
             )  # fmt: skip
             times[label].append(float(done.stdout.split()[1]))
     for label, values in times.items():
@@ -252,17 +265,18 @@ def first_list(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> Non
 def headless_get(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> None:
     kubectl = shutil.which("kubectl") or "kubectl"
     get = [sys.executable, "-m", "console", "get", "-A", "-o", "json", "--kubeconfig"]
-    cmds = {label: ([*get, kubeconfig], _env(code)) for label, code in codes}
+    cmds = {label: ([*get, kubeconfig], _env(code), code) for label, code in codes}
     cmds["kubectl"] = (
         [kubectl, f"--kubeconfig={kubeconfig}", "get", "rollouts.argoproj.io", "-A", "-o", "json"],
         _env(REPO),
+        REPO,
     )
-    for argv, env in cmds.values():
-        timed(argv, env)  # warm: page cache, kubectl's discovery cache
+    for argv, env, code in cmds.values():
+        timed(argv, env, code)  # warm: page cache, kubectl's discovery cache
     times: dict[str, list[float]] = {label: [] for label in cmds}
     for _ in range(runs):
-        for label, (argv, env) in cmds.items():
-            times[label].append(timed(argv, env)[0])
+        for label, (argv, env, code) in cmds.items():
+            times[label].append(timed(argv, env, code)[0])
     k = statistics.median(times["kubectl"])
     for label, values in times.items():
         m = statistics.median(values)
