@@ -93,6 +93,37 @@ for event in b.watch(stop):
 stop.set()
 """
 
+# Where a first list's time goes, serially in one thread so cProfile sees all of it:
+# imports, each kind's list (HTTP + JSON), the index, the build.
+PROFILE_FIRST = """
+import cProfile, io, pstats, sys, time
+t0 = float(sys.argv[1])
+from console.kube import make_kube_backend
+from console.kube.backend import slim
+t_import = time.time() - t0
+b = make_kube_backend(sys.argv[2], [], None, True, False)
+c = next(iter(b.clusters.values()))
+prof = cProfile.Profile()
+prof.enable()
+t1 = time.time()
+for rt in b._types:
+    try:
+        items, _ = c.client.list_with_version(rt, None)
+    except Exception:
+        items = []
+    c.index.replace(rt, (slim(o) for o in items))
+t2 = time.time()
+b._prefetch_access(c)
+shown = b._compute(c, None)
+t3 = time.time()
+prof.disable()
+s = io.StringIO()
+pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(15)
+print(f"imports {t_import:.3f}s, lists (serial) {t2 - t1:.3f}s, access + build of "
+      f"{len(shown)} {t3 - t2:.3f}s")
+print(s.getvalue())
+"""
+
 
 class Watcher:
     """One backend process and the latest report it printed."""
@@ -184,6 +215,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout whose console/ is 'old'")
     parser.add_argument("--nodes", type=int, default=0, help="kwok nodes (0: enough)")
     parser.add_argument("--no-create", action="store_true", help="the Rollouts exist already")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled first list")
     args = parser.parse_args()
     codes = [("new", REPO)] + ([("old", args.baseline.resolve())] if args.baseline else [])
 
@@ -229,7 +261,7 @@ def main() -> int:
             f"{time.perf_counter() - t0:.0f}s; load {loadavg()}"
         )
         kubeconfig = str(lab.kubeconfig)
-        first_list(codes, kubeconfig, args.runs)
+        first_list(codes, kubeconfig, args.runs, not args.no_profile)
         headless_get(codes, kubeconfig, args.runs)
         under_churn(codes, kubeconfig, names, args)
     finally:
@@ -244,7 +276,9 @@ def _env(code: Path) -> dict[str, str]:
     return env
 
 
-def first_list(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> None:
+def first_list(
+    codes: list[tuple[str, Path]], kubeconfig: str, runs: int, profile: bool = False
+) -> None:
     times: dict[str, list[float]] = {label: [] for label, _ in codes}
     for _ in range(runs):
         for label, code in codes:
@@ -260,6 +294,12 @@ def first_list(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> Non
             f"runs {_fmt(values)}  load {loadavg()}"
         )
     _ratio(times)
+    if profile:
+        done = subprocess.run(
+            [sys.executable, "-c", PROFILE_FIRST, str(time.time()), kubeconfig],
+            capture_output=True, text=True, env=_env(REPO), check=True, timeout=300, cwd=REPO,
+        )  # fmt: skip
+        print("first list (new), serial, profiled: " + done.stdout)
 
 
 def headless_get(codes: list[tuple[str, Path]], kubeconfig: str, runs: int) -> None:
