@@ -279,8 +279,11 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 ]
                 if not objects:
                     continue
+                whole = getattr(provider, "cluster_wide", ())
                 related = {
-                    rt: [o for ns in namespaces for o in c.index.in_namespace(rt, ns)]
+                    rt: list(c.store.get(rt, {}).values())
+                    if rt in whole
+                    else [o for ns in namespaces for o in c.index.in_namespace(rt, ns)]
                     for rt in provider.related
                 }
                 rollouts = self._build(c, provider, objects, related)

@@ -221,3 +221,31 @@ def test_one_list_is_linear_in_a_crowded_namespace(monkeypatch: pytest.MonkeyPat
     out = ArgoProvider().to_rollouts(rollouts, related, "c1")
     assert len(out) == 2000 and all(r.stable.workload for r in out)
     assert calls <= 4 * len(rollouts), calls
+
+
+def test_a_route_steered_from_another_namespace_stays_with_argo() -> None:
+    """Selector-matched providers build by namespace, but an Argo Rollout may name a
+    VirtualService in another namespace ("name.namespace"): that kind is passed whole."""
+    from console.kube import mesh
+    from tests.unit import test_mesh_istio as istio
+
+    fake = FakeClient()
+    steering = ro("r", ns="apps")
+    steering["spec"]["strategy"]["canary"]["trafficRouting"] = {
+        "istio": {"virtualService": {"name": f"tf-serving.{istio.NS}"}}
+    }
+    own = istio.standard()
+    fake.objects = {
+        ROLLOUTS: [steering],
+        REPLICASETS: [],
+        PODS: [],
+        mesh.VIRTUALSERVICES: [istio.vs_obj()],
+        **{rt: list(objs) for rt, objs in own.items() if rt != ROLLOUTS},
+    }
+    b = make(fake)
+    b.providers = [ArgoProvider(), mesh.IstioProvider()]
+    b._types = [ROLLOUTS, REPLICASETS, PODS, *(rt for rt in own if rt != ROLLOUTS)]
+    b._types.append(mesh.VIRTUALSERVICES)
+    assert [(r.ref.namespace, str(r.provider)) for r in b.list()] == [("apps", "argo")]
+    fake.objects[ROLLOUTS] = []  # no longer steered: the route is a mesh canary again
+    assert [(r.ref.namespace, r.ref.name) for r in b.list()] == [(istio.NS, "tf-serving")]
