@@ -92,10 +92,35 @@ BURST_S = 0.02
 _HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
-def slim(obj: Obj) -> Obj:
+#: Pod fields no reader of the store uses (providers, the tree, log targets read
+#: metadata, containers' names/images/ports, nodeName and status): the service-account
+#: volume and its mounts, tolerations and scheduling defaults are most of a Pod's size.
+_POD_SPEC_UNREAD = (
+    "volumes",
+    "tolerations",
+    "securityContext",
+    "dnsPolicy",
+    "schedulerName",
+    "serviceAccount",
+    "serviceAccountName",
+    "enableServiceLinks",
+    "preemptionPolicy",
+    "priority",
+    "terminationGracePeriodSeconds",
+)
+_CONTAINER_UNREAD = (
+    "volumeMounts",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+)
+
+
+def slim(obj: Obj, rt: ResourceType | None = None) -> Obj:
     """The object as stored: without managedFields and the last-applied copy, which
     no provider reads and which are most of a small object's size (thousands of
-    stored objects stay bounded)."""
+    stored objects stay bounded); a Pod (`rt`) also without the spec fields no
+    reader of the store uses. YAML and describe read the object fresh."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         return obj
@@ -104,6 +129,15 @@ def slim(obj: Obj) -> Obj:
     if isinstance(annotations, dict):
         for key in _HEAVY_ANNOTATIONS:
             annotations.pop(key, None)
+    spec = obj.get("spec")
+    if rt is not None and rt.kind == "Pod" and rt.is_core and isinstance(spec, dict):
+        for key in _POD_SPEC_UNREAD:
+            spec.pop(key, None)
+        for group in ("containers", "initContainers"):
+            for container in spec.get(group) or ():
+                if isinstance(container, dict):
+                    for key in _CONTAINER_UNREAD:
+                        container.pop(key, None)
     return obj
 
 
@@ -373,7 +407,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                     forbidden[rt] = text
                     continue
                 raise (UnavailableError if is_unavailable(exc) else ConsoleError)(text) from None
-            c.index.replace(rt, (slim(o) for o in items))
+            c.index.replace(rt, (slim(o, rt) for o in items))
         c.forbidden = forbidden
         self.notes.extend(self._notices(c, forbidden, missing))
         if (
@@ -582,7 +616,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         c = self.clusters[name]
         was_down = bool(c.down)
         if kind == "relist":
-            c.index.replace(rt, (slim(o) for o in item[3]))
+            c.index.replace(rt, (slim(o, rt) for o in item[3]))
             c.down.pop(rt, None)
             c.missing.discard(rt)
             c.forbidden.pop(rt, None)
@@ -606,7 +640,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 old = c.index.delete(rt, meta(obj))
                 self._mark(c, rt, None, old or obj, dirty[name])
             else:
-                new = slim(obj)
+                new = slim(obj, rt)
                 old = c.index.put(rt, new)
                 self._follow_up(c, rt, new)
                 if old is None or not _same_but_version(old, new):

@@ -249,3 +249,39 @@ def test_a_route_steered_from_another_namespace_stays_with_argo() -> None:
     assert [(r.ref.namespace, str(r.provider)) for r in b.list()] == [("apps", "argo")]
     fake.objects[ROLLOUTS] = []  # no longer steered: the route is a mesh canary again
     assert [(r.ref.namespace, r.ref.name) for r in b.list()] == [(istio.NS, "tf-serving")]
+
+
+def test_stored_pods_keep_what_the_providers_and_the_tree_read() -> None:
+    from console.kube.backend import slim
+    from console.kube.inspect import pod_node
+
+    container = {
+        "name": "s",
+        "image": "img:1",
+        "ports": [{"containerPort": 8500}],
+        "volumeMounts": [{"name": "kube-api-access", "mountPath": "/var/run/secrets"}],
+        "terminationMessagePath": "/dev/termination-log",
+    }
+    obj = pod(rs(ro("a")))
+    obj["spec"] = {
+        "containers": [container],
+        "nodeName": "kwok-node-1",
+        "volumes": [{"name": "kube-api-access", "projected": {"sources": [{}] * 3}}],
+        "tolerations": [{"key": "node.kubernetes.io/not-ready"}],
+    }
+    obj["status"] = {
+        "phase": "Running",
+        "containerStatuses": [
+            {"name": "s", "ready": True, "restartCount": 2, "state": {"running": {}}}
+        ],
+    }
+    before = pod_node(copy.deepcopy(obj))
+    out = slim(obj, PODS)
+    assert set(out["spec"]) == {"containers", "nodeName"}
+    assert out["spec"]["containers"] == [
+        {"name": "s", "image": "img:1", "ports": [{"containerPort": 8500}]}
+    ]
+    assert pod_node(out) == before  # the tree shows the same
+    replicaset = rs(ro("a"))
+    replicaset["spec"]["volumes"] = ["kept: not a Pod"]
+    assert slim(replicaset, REPLICASETS)["spec"]["volumes"] == ["kept: not a Pod"]
