@@ -6,8 +6,10 @@ per cluster, then the providers turn dicts into Rollouts.
 watch(): one thread per (cluster, resource type) runs list-then-watch with
 resourceVersion, bookmarks, relist after 410 Gone and exponential backoff
 after a disconnect. The threads feed one queue; the generator applies the
-events to an in-memory store, recomputes only the namespaces that changed,
-and yields Upserted/Removed (plus Snapshot after a relist, ConnectionState
+events to an in-memory store indexed by namespace, owner and UID
+(console/kube/index.py), rebuilds only the rollouts the events touched (a Pod
+finds its Rollout through its ReplicaSet), at most once per COALESCE_S, and
+yields Upserted/Removed for those whose model changed (plus Snapshot after a relist, ConnectionState
 while a cluster is unreachable). There is no polling loop per object.
 
 act(): GET the object fresh, check RBAC and provider limits, let the provider
