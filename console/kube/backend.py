@@ -9,8 +9,8 @@ after a disconnect. The threads feed one queue; the generator applies the
 events to an in-memory store indexed by namespace, owner and UID
 (console/kube/index.py), rebuilds only the rollouts the events touched (a Pod
 finds its Rollout through its ReplicaSet), at most once per COALESCE_S, and
-yields Upserted/Removed for those whose model changed (plus Snapshot after a relist, ConnectionState
-while a cluster is unreachable). There is no polling loop per object.
+yields Upserted/Removed for those whose model changed (plus Snapshot after a
+relist, ConnectionState while a cluster is unreachable). There is no polling loop per object.
 
 act(): GET the object fresh, check RBAC and provider limits, let the provider
 patch, then record a Kubernetes Event and an audit line. Failures become one
