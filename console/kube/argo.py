@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from console.kube.index import owner_key, owner_keys
 from console.kube.provider import (
     KubeApi,
     Obj,
@@ -876,6 +877,23 @@ def _is_controlled_by(rs: Obj, ro: Obj) -> bool:
     return False
 
 
+def _by_owner(objects: Sequence[Obj]) -> dict[str, list[Obj]]:
+    """Objects under each owner key they name (UID, and kind/namespace/name), in order."""
+    out: dict[str, list[Obj]] = defaultdict(list)
+    for obj in objects:
+        try:
+            keys = owner_keys(obj)
+        except Exception:  # a malformed object is simply owned by nobody
+            continue
+        for key in keys:
+            out[key].append(obj)
+    return out
+
+
+def _unique(objects: Iterable[Obj]) -> list[Obj]:
+    return list({id(o): o for o in objects}.values())
+
+
 # --- the provider -------------------------------------------------------------------
 
 
@@ -883,33 +901,30 @@ class ArgoProvider:
     kind = ProviderKind.ARGO
     resource = ROLLOUTS
     related: tuple[ResourceType, ...] = (REPLICASETS, PODS, ANALYSISRUNS)
+    #: Related kinds matched by owner reference only: the backend finds a Pod's or a
+    #: ReplicaSet's Rollout through its owner index and rebuilds that Rollout alone.
+    owned: tuple[ResourceType, ...] = (REPLICASETS, PODS, ANALYSISRUNS)
     actions: tuple[Action, ...] = tuple(Action)
 
     def to_rollouts(self, objects: Sequence[Obj], related: Related, cluster: str) -> list[Rollout]:
         now = time.time()
-        # Index related objects by namespace once: 500 Rollouts must not mean 500 scans.
-        rs_by_ns: dict[str, list[Obj]] = defaultdict(list)
-        pods_by_ns: dict[str, list[Obj]] = defaultdict(list)
-        for rs in related.get(REPLICASETS, ()):
-            rs_by_ns[meta(rs)[0]].append(rs)
-        for pod in related.get(PODS, ()):
-            pods_by_ns[meta(pod)[0]].append(pod)
-        runs_by_ns: dict[str, list[Obj]] = defaultdict(list)
-        for run in related.get(ANALYSISRUNS, ()):
-            runs_by_ns[meta(run)[0]].append(run)
+        # Group related objects by owner once: a namespace of 2,000 Rollouts must not
+        # mean 2,000 scans of its ReplicaSets and Pods (console/kube/index.py's keys).
+        rs_by_owner = _by_owner(related.get(REPLICASETS, ()))
+        pods_by_owner = _by_owner(related.get(PODS, ()))
+        runs_by_owner = _by_owner(related.get(ANALYSISRUNS, ()))
         out: list[Rollout] = []
         for ro in objects:
             try:
-                ns = meta(ro)[0]
+                key = owner_key(ro, "Rollout")
+                replicasets = rs_by_owner.get(key, [])
+                pods = _unique(
+                    p
+                    for rs in replicasets
+                    for p in pods_by_owner.get(owner_key(rs, "ReplicaSet"), [])
+                )
                 out.append(
-                    to_rollout(
-                        ro,
-                        rs_by_ns.get(ns, ()),
-                        pods_by_ns.get(ns, ()),
-                        cluster,
-                        now,
-                        runs_by_ns.get(ns, ()),
-                    )
+                    to_rollout(ro, replicasets, pods, cluster, now, runs_by_owner.get(key, []))
                 )
             except Exception as exc:  # a malformed object must never take the list down
                 out.append(broken_rollout(ro, cluster, exc))

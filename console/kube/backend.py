@@ -6,9 +6,11 @@ per cluster, then the providers turn dicts into Rollouts.
 watch(): one thread per (cluster, resource type) runs list-then-watch with
 resourceVersion, bookmarks, relist after 410 Gone and exponential backoff
 after a disconnect. The threads feed one queue; the generator applies the
-events to an in-memory store, recomputes only the namespaces that changed,
-and yields Upserted/Removed (plus Snapshot after a relist, ConnectionState
-while a cluster is unreachable). There is no polling loop per object.
+events to an in-memory store indexed by namespace, owner and UID
+(console/kube/index.py), rebuilds only the rollouts the events touched (a Pod
+finds its Rollout through its ReplicaSet), at most once per COALESCE_S, and
+yields Upserted/Removed for those whose model changed (plus Snapshot after a
+relist, ConnectionState while a cluster is unreachable). There is no polling loop per object.
 
 act(): GET the object fresh, check RBAC and provider limits, let the provider
 patch, then record a Kubernetes Event and an audit line. Failures become one
@@ -36,6 +38,7 @@ from console.kube.client import DEFAULT_TIMEOUT, KubeClient
 from console.kube.config import ClusterConfig
 from console.kube.errors import action_error, describe_error, is_unavailable
 from console.kube.events import EVENTS, EventCreator, reason_for
+from console.kube.index import StoreIndex
 from console.kube.inspect import KubeInspection
 from console.kube.provider import (
     Obj,
@@ -79,16 +82,47 @@ HEARTBEAT_S = 5.0
 HEARTBEAT_TIMEOUT_S = 5.0
 #: The liveness probe's entry in `_Cluster.down`, beside the watched kinds.
 LIVENESS = ResourceType("", "v1", "version", "Version")
+#: Changes are rebuilt at most this often per rollout: the app redraws every 0.5 s
+#: (console/app.py REDRAW_S), so a burst of events costs one rebuild, not one each.
+COALESCE_S = 0.5
+#: The first events after a quiet spell wait this long for the rest of their burst
+#: (the controller writes a Rollout, its ReplicaSet and its Pod together).
+BURST_S = 0.02
 
 
 #: Annotations no provider reads that can be larger than the rest of the object.
 _HEAVY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
-def slim(obj: Obj) -> Obj:
+#: Pod fields no reader of the store uses (providers, the tree, log targets read
+#: metadata, containers' names/images/ports, nodeName and status): the service-account
+#: volume and its mounts, tolerations and scheduling defaults are most of a Pod's size.
+_POD_SPEC_UNREAD = (
+    "volumes",
+    "tolerations",
+    "securityContext",
+    "dnsPolicy",
+    "schedulerName",
+    "serviceAccount",
+    "serviceAccountName",
+    "enableServiceLinks",
+    "preemptionPolicy",
+    "priority",
+    "terminationGracePeriodSeconds",
+)
+_CONTAINER_UNREAD = (
+    "volumeMounts",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+)
+
+
+def slim(obj: Obj, rt: ResourceType | None = None) -> Obj:
     """The object as stored: without managedFields and the last-applied copy, which
     no provider reads and which are most of a small object's size (thousands of
-    stored objects stay bounded)."""
+    stored objects stay bounded); a Pod (`rt`) also without the spec fields no
+    reader of the store uses. YAML and describe read the object fresh."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         return obj
@@ -97,6 +131,15 @@ def slim(obj: Obj) -> Obj:
     if isinstance(annotations, dict):
         for key in _HEAVY_ANNOTATIONS:
             annotations.pop(key, None)
+    spec = obj.get("spec")
+    if rt is not None and rt.kind == "Pod" and rt.is_core and isinstance(spec, dict):
+        for key in _POD_SPEC_UNREAD:
+            spec.pop(key, None)
+        for group in ("containers", "initContainers"):
+            for container in spec.get(group) or ():
+                if isinstance(container, dict):
+                    for key in _CONTAINER_UNREAD:
+                        container.pop(key, None)
     return obj
 
 
@@ -120,10 +163,44 @@ class _Cluster:
     notices: tuple[str, ...] = ()
     # The newest sentence about the outage in `down` (the banner shows the current one).
     down_message: str = ""
+    # Namespace, owner and UID indexes over `store` (every write goes through it).
+    index: StoreIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.index = StoreIndex(self.store)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+
+@dataclass
+class _Dirty:
+    """What a batch of events touched, per provider (by position in `providers`):
+    single objects, and whole namespaces for providers that match by selector."""
+
+    keys: set[tuple[int, str, str]] = field(default_factory=set)
+    namespaces: set[tuple[int, str]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.namespaces)
+
+
+def _same_but_version(old: Obj, new: Obj) -> bool:
+    """The object is unchanged but for its resourceVersion (a re-sent or touched object)."""
+    if old.keys() != new.keys():
+        return False
+    for k, v in new.items():
+        if k != "metadata":
+            if old[k] != v:
+                return False
+            continue
+        om, nm = old[k], v
+        if not isinstance(om, Mapping) or not isinstance(nm, Mapping) or om.keys() != nm.keys():
+            return False
+        if any(mk != "resourceVersion" and om[mk] != mv for mk, mv in nm.items()):
+            return False
+    return True
 
 
 class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/inspect.py
@@ -171,40 +248,104 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
 
     # --- computing rollouts -----------------------------------------------------------
 
+    def _owned(self, provider: Provider) -> tuple[ResourceType, ...]:
+        """The provider's related kinds that it matches by owner reference only (Argo:
+        ReplicaSets, Pods, AnalysisRuns); the others it matches by namespace/selector."""
+        owned = getattr(provider, "owned", ())
+        return tuple(rt for rt in provider.related if rt in owned)
+
+    def _by_owner(self, provider: Provider) -> bool:
+        return set(self._owned(provider)) == set(provider.related)
+
+    def _build(
+        self, c: _Cluster, provider: Provider, objects: Sequence[Obj], related: Related
+    ) -> builtins.list[Rollout]:
+        try:
+            rollouts = self._to_rollouts(provider, objects, related, c.name)
+        except Exception as exc:  # a provider bug must not blank the screen
+            log.exception("provider %s failed", provider.kind)
+            self.last_errors.append(
+                f"{provider.kind} provider failed on {c.name}: {clip(clean_line(str(exc)))}"
+            )
+            return []
+        return [self._with_access(c, provider, r) for r in rollouts]
+
+    def _build_each(
+        self, c: _Cluster, provider: Provider, objects: Sequence[Obj]
+    ) -> builtins.list[Rollout]:
+        """One build per object with only what it owns: cost per object, not per namespace."""
+        out: builtins.list[Rollout] = []
+        types = self._owned(provider)
+        for obj in objects:
+            related = c.index.descendants(obj, provider.resource.kind, types)
+            out.extend(self._build(c, provider, [obj], related))
+        return out
+
     def _compute(
         self, c: _Cluster, namespaces: set[str] | None
     ) -> dict[tuple[str, str, str], Rollout]:
         """Rollouts of `namespaces` (None = all) from the cluster's store."""
+        dirty = _Dirty()
+        for pi, provider in enumerate(self.providers):
+            for ns in c.index.namespaces(provider.resource) if namespaces is None else namespaces:
+                dirty.namespaces.add((pi, ns))
+        return self._compute_dirty(c, dirty)
+
+    def _compute_dirty(self, c: _Cluster, dirty: _Dirty) -> dict[tuple[str, str, str], Rollout]:
+        """The rollouts `dirty` names, built from the indexes only."""
         out: dict[tuple[str, str, str], Rollout] = {}
-        for provider in self.providers:
-            objects = [
-                obj
-                for (ns, _), obj in c.store.get(provider.resource, {}).items()
-                if namespaces is None or ns in namespaces
-            ]
-            if not objects:
+        for pi, provider in enumerate(self.providers):
+            namespaces = {ns for i, ns in dirty.namespaces if i == pi}
+            keys = {(ns, name) for i, ns, name in dirty.keys if i == pi and ns not in namespaces}
+            bucket = c.store.get(provider.resource, {})
+            if not bucket:
                 continue
-            related = {
-                rt: [
-                    obj
-                    for (ns, _), obj in c.store.get(rt, {}).items()
-                    if namespaces is None or ns in namespaces
+            rollouts: builtins.list[Rollout]
+            if self._by_owner(provider):
+                objects = [
+                    o for ns in namespaces for o in c.index.in_namespace(provider.resource, ns)
                 ]
-                for rt in provider.related
-            }
-            try:
-                rollouts = self._to_rollouts(provider, objects, related, c.name)
-            except Exception as exc:  # a provider bug must not blank the screen
-                log.exception("provider %s failed", provider.kind)
-                rollouts = []
-                self.last_errors.append(
-                    f"{provider.kind} provider failed on {c.name}: {clip(clean_line(str(exc)))}"
-                )
+                objects += [bucket[k] for k in keys if k in bucket]
+                rollouts = self._build_each(c, provider, objects)
+            else:
+                # Matched by selector within a namespace: the namespace is the unit.
+                namespaces |= {ns for ns, _ in keys}
+                objects = [
+                    o for ns in namespaces for o in c.index.in_namespace(provider.resource, ns)
+                ]
+                if not objects:
+                    continue
+                whole = getattr(provider, "cluster_wide", ())
+                related = {
+                    rt: list(c.store.get(rt, {}).values())
+                    if rt in whole
+                    else [o for ns in namespaces for o in c.index.in_namespace(rt, ns)]
+                    for rt in provider.related
+                }
+                rollouts = self._build(c, provider, objects, related)
             for r in rollouts:
-                out[(r.ref.namespace, r.ref.name, str(r.provider))] = self._with_access(
-                    c, provider, r
-                )
+                out[(r.ref.namespace, r.ref.name, str(r.provider))] = r
         return out
+
+    def _mark(
+        self, c: _Cluster, rt: ResourceType, new: Obj | None, old: Obj | None, dirty: _Dirty
+    ) -> None:
+        """Which rollouts an event on `rt` touches: O(1) through the owner index."""
+        objs = [o for o in (new, old) if o is not None]
+        for pi, provider in enumerate(self.providers):
+            if rt == provider.resource:
+                for o in objs:
+                    dirty.keys.add((pi, *meta(o)))
+            if rt not in provider.related:
+                continue
+            owned = self._owned(provider)
+            if rt in owned:
+                for o in objs:
+                    for ns, name in c.index.owners(o, provider.resource, owned):
+                        dirty.keys.add((pi, ns, name))
+            else:
+                for o in objs:
+                    dirty.namespaces.add((pi, meta(o)[0]))
 
     @staticmethod
     def _to_rollouts(
@@ -255,7 +396,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
             except Exception as exc:
                 status = getattr(exc, "status", None)
                 if status == 404 and rt.optional:
-                    c.store[rt] = {}
+                    c.index.replace(rt, ())
                     missing.add(rt)
                     continue
                 text = describe_error(
@@ -264,11 +405,11 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 if status == 403:
                     # A viewer without rights on one kind (say Flagger canaries) still
                     # sees the others: that kind is shown as empty, with a note.
-                    c.store[rt] = {}
+                    c.index.replace(rt, ())
                     forbidden[rt] = text
                     continue
                 raise (UnavailableError if is_unavailable(exc) else ConsoleError)(text) from None
-            c.store[rt] = {meta(o): slim(o) for o in items}
+            c.index.replace(rt, (slim(o, rt) for o in items))
         c.forbidden = forbidden
         self.notes.extend(self._notices(c, forbidden, missing))
         if (
@@ -386,7 +527,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 pending.discard((item[1], item[2]))
         states: list[StreamEvent] = []
         for item in early:
-            self._apply(item, dirty=defaultdict(set), relisted=set(), states=states)
+            self._apply(item, dirty=defaultdict(_Dirty), relisted=set(), states=states)
         snapshot: list[Rollout] = []
         for c in self.clusters.values():
             self._prefetch_access(c)
@@ -396,37 +537,40 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         yield from states
         yield from self._changed_notices()
 
+        todo: dict[str, _Dirty] = defaultdict(_Dirty)
+        last_flush = 0.0
         while not stop.is_set():
-            try:
-                first = q.get(timeout=0.25)
-            except queue.Empty:
-                continue
-            batch = [first]
-            # Coalesce a burst (the controller touches Rollout, ReplicaSets and Pods
-            # together): one recompute per namespace instead of one per event.
-            time.sleep(0.02)
+            waiting = any(todo.values())
+            wait = max(0.0, last_flush + COALESCE_S - time.monotonic()) if waiting else 0.25
+            batch: builtins.list[tuple[Any, ...]] = []
+            with contextlib.suppress(queue.Empty):
+                batch.append(q.get(timeout=wait) if wait > 0 else q.get_nowait())
+            if batch and not waiting and time.monotonic() >= last_flush + COALESCE_S:
+                # About to rebuild at once: let the rest of this burst arrive first.
+                time.sleep(BURST_S)
             while True:
                 try:
                     batch.append(q.get_nowait())
                 except queue.Empty:
                     break
-            dirty: dict[str, set[str]] = defaultdict(set)
             relisted: set[str] = set()
             states = []
             for item in batch:
-                self._apply(item, dirty, relisted, states)
+                self._apply(item, todo, relisted, states)
             yield from states
             for name in relisted:
                 c = self.clusters[name]
+                todo.pop(name, None)
                 self._prefetch_access(c)
                 c.shown = self._compute(c, None)
                 yield Snapshot(
                     tuple(sorted(c.shown.values(), key=lambda r: r.ref.key)), cluster=name
                 )
-            for name, namespaces in dirty.items():
-                if name in relisted:
-                    continue
-                yield from self._recompute(self.clusters[name], namespaces)
+            if any(todo.values()) and time.monotonic() >= last_flush + COALESCE_S:
+                last_flush = time.monotonic()
+                for name, dirty in list(todo.items()):
+                    del todo[name]
+                    yield from self._recompute(self.clusters[name], dirty)
             yield from self._changed_notices()
 
     def _changed_notices(self) -> Iterator[Notices]:
@@ -436,21 +580,37 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 c.notices = notices
                 yield Notices(notices, cluster=c.name)
 
-    def _recompute(self, c: _Cluster, namespaces: set[str]) -> Iterator[StreamEvent]:
-        fresh = self._compute(c, namespaces)
-        for key, old in list(c.shown.items()):
-            if key[0] in namespaces and key not in fresh:
+    def _recompute(self, c: _Cluster, dirty: _Dirty) -> Iterator[StreamEvent]:
+        fresh = self._compute_dirty(c, dirty)
+        # What may have gone: the touched objects, and every object of a touched
+        # namespace (a deleted one was touched itself). Never a walk of all shown.
+        maybe_gone: set[tuple[str, str, str]] = set()
+        for pi, ns, name in dirty.keys:
+            maybe_gone.add((ns, name, str(self.providers[pi].kind)))
+        for pi, ns in dirty.namespaces:
+            provider = self.providers[pi]
+            kind = str(provider.kind)
+            for obj in c.index.in_namespace(provider.resource, ns):
+                maybe_gone.add((ns, meta(obj)[1], kind))
+        for key in maybe_gone:
+            old = c.shown.get(key)
+            if old is not None and key not in fresh:
                 del c.shown[key]
                 yield Removed(old.ref)
         for key, new in fresh.items():
-            if c.shown.get(key) != new:
+            shown = c.shown.get(key)
+            if shown != new:
                 c.shown[key] = new
                 yield Upserted(new)
+            elif shown is not None and shown.extra != new.extra:
+                # `extra` is not part of equality (nothing on screen reads it): keep
+                # the newest for headless readers, without a redraw.
+                c.shown[key] = new
 
     def _apply(
         self,
         item: tuple[Any, ...],
-        dirty: dict[str, set[str]],
+        dirty: dict[str, _Dirty],
         relisted: set[str],
         states: builtins.list[StreamEvent],
     ) -> None:
@@ -458,7 +618,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         c = self.clusters[name]
         was_down = bool(c.down)
         if kind == "relist":
-            c.store[rt] = {meta(o): slim(o) for o in item[3]}
+            c.index.replace(rt, (slim(o, rt) for o in item[3]))
             c.down.pop(rt, None)
             c.missing.discard(rt)
             c.forbidden.pop(rt, None)
@@ -468,7 +628,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
             forbidden = item[3]
             if c.store.get(rt):
                 relisted.add(name)  # what was shown of this kind is gone
-            c.store[rt] = {}
+            c.index.replace(rt, ())
             c.down.pop(rt, None)
             if forbidden:
                 c.forbidden[rt] = forbidden
@@ -478,13 +638,15 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 c.missing.add(rt)
         elif kind == "event":
             etype, obj = item[3], item[4]
-            key = meta(obj)
             if etype == "DELETED":
-                c.store[rt].pop(key, None)
+                old = c.index.delete(rt, meta(obj))
+                self._mark(c, rt, None, old or obj, dirty[name])
             else:
-                c.store[rt][key] = slim(obj)
-                self._follow_up(c, rt, obj)
-            dirty[name].add(key[0])
+                new = slim(obj, rt)
+                old = c.index.put(rt, new)
+                self._follow_up(c, rt, new)
+                if old is None or not _same_but_version(old, new):
+                    self._mark(c, rt, new, old, dirty[name])
         elif kind == "down":
             # The age counts from the last good data when the sender knows it, and
             # from the start of the outage; the sentence is the newest one.

@@ -1027,6 +1027,9 @@ class _MeshProvider:
     kind: ProviderKind
     resource: ResourceType
     related: tuple[ResourceType, ...]
+    #: Related kinds the backend passes whole, not by namespace: an Argo Rollout may
+    #: steer a route in another namespace ("name.namespace"), which is then not ours.
+    cluster_wide: tuple[ResourceType, ...] = (ARGO_ROLLOUTS,)
     actions: tuple[Action, ...] = (
         Action.ADVANCE,
         Action.PROMOTE_FULL,

@@ -211,7 +211,9 @@ def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
                 return default
             cur = cur[key]
         else:
-            if not isinstance(cur, Mapping) or key not in cur:
+            # `type is dict` first: JSON-decoded objects are dicts, and the ABC check
+            # alone was the largest cost of building 2,000 Rollouts.
+            if not (type(cur) is dict or isinstance(cur, Mapping)) or key not in cur:
                 return default
             cur = cur[key]
     return cur

@@ -135,7 +135,8 @@ def main() -> int:
         lab = KubeLab.attach(Path(running))
     else:
         workdir = Path(tempfile.mkdtemp(prefix="bench-kube-"))
-        lab = owned = KubeLab(workdir)
+        # 110 pods a kwok node: room for every Rollout's Pods, so all become Healthy.
+        lab = owned = KubeLab(workdir, nodes=args.rollouts * args.replicas // 100 + 2)
         print(f"starting a lab in {workdir} ...", file=sys.stderr)
         lab.start()
     try:
@@ -162,12 +163,12 @@ def main() -> int:
                 r
                 for r in items
                 if r["metadata"]["namespace"].startswith("bench-")
-                and r.get("status", {}).get("phase")
+                and r.get("status", {}).get("phase") == "Healthy"
             ]
-            print(f"  reconciled {len(done)}/{args.rollouts}", file=sys.stderr)
+            print(f"  Healthy {len(done)}/{args.rollouts}", file=sys.stderr)
             return len(done) >= args.rollouts
 
-        lab.wait_for(reconciled, timeout=900, what="every bench Rollout reconciled")
+        lab.wait_for(reconciled, timeout=900, what="every bench Rollout Healthy")
 
         env = dict(os.environ, PYTHONPATH=str(REPO))
         env.pop("KUBECONFIG", None)
