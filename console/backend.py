@@ -67,6 +67,20 @@ class RolloutsBackend(Protocol):
 
 
 @runtime_checkable
+class OwedWrites(Protocol):
+    """A backend whose actions can leave a write owed for later (Flagger: reset
+    spec.skipAnalysis once the promotion the console started has ended).
+
+    Watching never writes: only the guard's leader calls this, once per evaluation,
+    so one process in the cluster does it however many consoles are open.
+    """
+
+    def finish_owed_writes(self) -> list[str]:
+        """Carry out what is owed; returns one sentence per write made."""
+        ...
+
+
+@runtime_checkable
 class MetricsSource(Protocol):
     """Per-version series for a set of rollouts."""
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from console.backend import MetricsSource, RolloutsBackend
+from console.backend import MetricsSource, OwedWrites, RolloutsBackend
 from console.guard.debounce import Debounce
 from console.guard.evaluate import evaluate
 from console.guard.gates import (
@@ -298,6 +298,8 @@ class Guard:
     def _evaluate(self, rollouts: Sequence[Rollout]) -> GuardReport:
         now = self.clock()
         leader = self._leader()
+        if leader and not self.dry_run and not self.backend.read_only:
+            self._finish_owed_writes()
         steps = [_Step(r) for r in rollouts if r.canary is not None]
         if leader:
             for r in rollouts:
@@ -363,6 +365,17 @@ class Guard:
         report = GuardReport(verdicts, tuple(decisions), now, queries)
         self.last = report
         return report
+
+    def _finish_owed_writes(self) -> None:
+        """Writes an earlier action left owed (Flagger's skipAnalysis reset): the leader
+        does them, so a console that only watches never writes."""
+        if not isinstance(self.backend, OwedWrites):
+            return
+        try:
+            for sentence in self.backend.finish_owed_writes():
+                log.info("%s", sentence)
+        except Exception:  # the next evaluation tries again
+            log.exception("owed writes failed")
 
     def _leader(self) -> bool:
         try:

@@ -644,7 +644,6 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
             else:
                 new = slim(obj, rt)
                 old = c.index.put(rt, new)
-                self._follow_up(c, rt, new)
                 if old is None or not _same_but_version(old, new):
                     self._mark(c, rt, new, old, dirty[name])
         elif kind == "down":
@@ -745,41 +744,52 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 failing = False
                 q.put(("up", c.name, LIVENESS))
 
-    def _follow_up(self, c: _Cluster, rt: ResourceType, obj: Obj) -> None:
-        """Let a provider finish an action it started (Flagger: reset skipAnalysis).
+    def finish_owed_writes(self) -> builtins.list[str]:
+        """Let providers finish actions they started (Flagger: reset skipAnalysis).
 
-        Runs on every observed change of the provider's own objects; providers make
-        it a no-op unless their own marker is on the object. A read-only console
-        never writes.
+        Called by the guard's leader only (console.backend.OwedWrites), never from
+        the watch: a console that is merely open does not write. Providers mark what
+        they owe on the object itself, so this reads only the stored objects.
         """
-        if self.read_only or c.name in self.read_only_clusters:
-            return
-        for provider in self.providers:
-            follow_up = getattr(provider, "follow_up", None)
-            if provider.resource != rt or follow_up is None:
+        done: builtins.list[str] = []
+        if self.read_only:
+            return done
+        for c in self.clusters.values():
+            if c.name in self.read_only_clusters:
                 continue
-            wants = getattr(provider, "wants_follow_up", None)
-            if wants is not None and not wants(obj):
-                continue  # the common case: no extra reads per watch event
-            ns, name = meta(obj)
-            ref = RolloutRef(c.name, ns, name)
-            try:
-                rollout = self.rollout_of(c, provider, obj)
-                if rollout is None:
+            for provider in self.providers:
+                follow_up = getattr(provider, "follow_up", None)
+                wants = getattr(provider, "wants_follow_up", None)
+                if follow_up is None or wants is None:
                     continue
-                result = follow_up(c.client, rollout, obj)
-            except Exception as exc:
-                # The next observed change tries again; say why in the log only.
-                text = describe_error(exc, what=f"follow up {ref.short}", cluster=c.name)
-                log.warning("%s", text)
-                continue
-            if result is None:
-                continue
-            result = clean_result(result)
-            EventCreator(c.client).record(obj, result.action, result.before, result.after)
-            self._audit(
-                c, ref, result.action, provider, "ok", result.message, result.before, result.after
-            )
+                for obj in list(c.store.get(provider.resource, {}).values()):
+                    if wants(obj):
+                        done.extend(self._follow_up(c, provider, follow_up, obj))
+        return done
+
+    def _follow_up(
+        self, c: _Cluster, provider: Provider, follow_up: Any, obj: Obj
+    ) -> builtins.list[str]:
+        ns, name = meta(obj)
+        ref = RolloutRef(c.name, ns, name)
+        try:
+            rollout = self.rollout_of(c, provider, obj)
+            if rollout is None:
+                return []
+            result = follow_up(c.client, rollout, obj)
+        except Exception as exc:
+            # The next evaluation tries again; say why in the log only.
+            text = describe_error(exc, what=f"follow up {ref.short}", cluster=c.name)
+            log.warning("%s", text)
+            return []
+        if result is None:
+            return []
+        result = clean_result(result)
+        EventCreator(c.client).record(obj, result.action, result.before, result.after)
+        self._audit(
+            c, ref, result.action, provider, "ok", result.message, result.before, result.after
+        )
+        return [result.message]
 
     # --- actions --------------------------------------------------------------------
 

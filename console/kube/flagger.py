@@ -13,8 +13,10 @@ levers Flagger's API has:
   `rollout-console.io/skip-analysis-set-at: <RFC 3339 UTC>`. Flagger then
   promotes on its next interval. Once the Canary reaches a terminal phase
   (Succeeded or Failed) the console resets `spec.skipAnalysis: false` and
-  removes the annotation: `FlaggerProvider.follow_up`, which the backend calls
-  on every observed change of a Canary. The annotation is what makes the reset
+  removes the annotation: `FlaggerProvider.follow_up`, which the guard's leader
+  runs on each evaluation (`KubeBackend.finish_owed_writes`; watching never
+  writes, so without a guard the Canary carries a warning until someone resets
+  it by hand or starts one). The annotation is what makes the reset
   safe: a `skipAnalysis: true` somebody put in git on purpose carries no such
   annotation, and the console never touches it.
 * advance, roll back, retry, undo: unavailable, each with the reason.
@@ -195,7 +197,8 @@ def to_rollout(
         # Left as is, the next release of this target would skip analysis too.
         warnings.append(
             "spec.skipAnalysis is still true after the console's promotion ended; "
-            "the next release would skip analysis (a watching console resets it)"
+            "the next release would skip analysis (the guard's leader resets it; without a guard, "
+            "set it to false by hand)"
         )
     provider = dig(canary, "spec", "provider")
     if provider:
@@ -360,7 +363,7 @@ class FlaggerProvider:
                 rollout.ref,
                 action,
                 f"Canary '{name}': skipAnalysis set; Flagger promotes on its next interval "
-                "and the console resets skipAnalysis once the run ends",
+                "and the guard's leader resets skipAnalysis once the run ends",
                 before,
                 _describe(after),
             )

@@ -213,3 +213,39 @@ def test_records_of_an_earlier_canary_never_shield_a_new_one() -> None:
     backend.act(YOLO, Action.UNDO)
     _run(guard, backend, clock, 1)
     assert _get(backend, YOLO).annotations == ()
+
+
+class _Owing:
+    """The demo cluster plus a write an earlier action left owed (as Flagger's is)."""
+
+    def __init__(self, inner: DemoBackend, read_only: bool = False) -> None:
+        self.inner = inner
+        self.read_only = read_only
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def finish_owed_writes(self) -> list[str]:
+        self.calls += 1
+        return ["demo/x: skipAnalysis reset"]
+
+
+def test_only_an_acting_leader_does_owed_writes() -> None:
+    backend, metrics, clock = _demo()
+    cases = {
+        "leader": (_Owing(backend), {}),
+        "follower": (_Owing(backend), {"is_leader": lambda: False}),
+        "dry-run": (_Owing(backend), {"dry_run": True}),
+        "read-only": (_Owing(backend, read_only=True), {}),
+    }
+    for owing, kwargs in cases.values():
+        guard = Guard(owing, metrics, StaticResolver(), clock=clock.now, **kwargs)  # type: ignore[arg-type]
+        guard.evaluate(backend.list())
+        guard.evaluate(backend.list())
+    assert {name: owing.calls for name, (owing, _) in cases.items()} == {
+        "leader": 2,
+        "follower": 0,
+        "dry-run": 0,
+        "read-only": 0,
+    }

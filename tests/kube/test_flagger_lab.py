@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,10 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
+from console.guard.gates import StaticResolver
+from console.guard.loop import Guard
 from console.kube import flagger, mesh
 from console.kube.events import reason_for
-from console.model import Action, ActionUnavailable, Phase
-from tests.kube.test_mesh_lab import backend_for, comparable, deployment, find, wait_ready
+from console.metrics.none import NoMetrics
+from console.model import Action, ActionUnavailable, Phase, Upserted
+from tests.kube.helpers import deployment, stays
+from tests.kube.test_mesh_lab import backend_for, comparable, find, wait_ready
 from tests.lab.kube import KubeLab
 
 pytestmark = pytest.mark.lab
@@ -154,7 +157,7 @@ def test_promote_sets_skip_analysis_and_follow_up_resets_it(
     assert flagger.SKIP_ANALYSIS_ANNOTATION not in after["metadata"].get("annotations", {})
 
 
-def test_a_watching_console_resets_skip_analysis_once_flagger_is_done(
+def test_watching_never_writes_and_the_guards_leader_resets_skip_analysis(
     kube_lab: KubeLab, flagger_ns: str
 ) -> None:
     backend = backend_for(kube_lab.kubeconfig, flagger_ns)
@@ -168,26 +171,46 @@ def test_a_watching_console_resets_skip_analysis_once_flagger_is_done(
         for event in events:
             seen.append(event)
 
+    def skip_analysis() -> object:
+        return kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)["spec"].get("skipAnalysis")
+
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.05)  # poll for the first snapshot, bounded by the deadline
-        assert seen, "the watch produced no snapshot within 20 s"
-        # "Flagger" finishes the promotion; the console sees it and resets.
+        kube_lab.wait_for(lambda: seen, timeout=20, what="the watch's first snapshot")
+        # "Flagger" finishes the promotion. The console watches it end, and writes nothing.
         set_status(kube_lab, flagger_ns, {"phase": "Succeeded", "canaryWeight": 0})
-        deadline = time.monotonic() + 20
-        after = kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)
-        while after["spec"].get("skipAnalysis") is not False and time.monotonic() < deadline:
-            time.sleep(0.1)  # poll the object, bounded by the deadline
-            after = kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)
+        kube_lab.wait_for(
+            lambda: any(
+                isinstance(e, Upserted)
+                and e.rollout.ref == ref
+                and "Flagger: Succeeded" in e.rollout.message
+                for e in seen
+            ),
+            timeout=20,
+            what="the watch to see Succeeded",
+        )
+        assert stays(lambda: skip_analysis() is True, 3), "a watching console wrote"
+        # A follower guard does not write either; the leader does, once.
+        Guard(
+            backend,
+            NoMetrics("no Prometheus in this test"),
+            StaticResolver(),
+            is_leader=lambda: False,
+        ).evaluate(backend.list())
+        assert skip_analysis() is True
+        leader = Guard(backend, NoMetrics("no Prometheus in this test"), StaticResolver())
+        kube_lab.wait_for(
+            lambda: leader.evaluate(backend.list()) and skip_analysis() is False,
+            timeout=20,
+            what="the leader to reset skipAnalysis",
+        )
     finally:
         stop.set()
         thread.join(timeout=10)
-    assert after["spec"]["skipAnalysis"] is False, "the watching console did not reset it"
+    after = kube_lab.get_json("canary", "podinfo", "-n", flagger_ns)
     assert flagger.SKIP_ANALYSIS_ANNOTATION not in after["metadata"].get("annotations", {})
-    # One Event for the operator's promote, one for the console's reset.
+    # One Event for the operator's promote, one for the leader's reset.
     reasons = kube_lab.kubectl(
         "get", "events", "-n", flagger_ns, "-o", "jsonpath={.items[*].reason}"
     ).split()
