@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from console.kube.index import owner_key, owner_keys
+from console.kube.objects import ARGO_ROLLOUTS
 from console.kube.provider import (
     KubeApi,
     Obj,
@@ -56,7 +57,7 @@ HASH_LABEL = "rollouts-pod-template-hash"  # v1alpha1.DefaultRolloutUniqueLabelK
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 
 # Optional: a mesh-only cluster (no Argo CRD) still shows its Istio/Gateway canaries.
-ROLLOUTS = ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout", optional=True)
+ROLLOUTS = ARGO_ROLLOUTS
 # Only the ReplicaSets/Pods that Argo manages carry the hash label: an existence
 # selector keeps the watch from pulling every Deployment's ReplicaSets and Pods.
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "ReplicaSet", label_selector=HASH_LABEL)

@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from console.kube import weights as W
-from console.kube.mesh import DEPLOYMENTS, PODS, PREFIX, now_rfc3339, version_info
+from console.kube.objects import DEPLOYMENTS, PODS, now_rfc3339, version_info
 from console.kube.provider import (
     KubeApi,
     Obj,
@@ -43,6 +43,7 @@ from console.kube.provider import (
     meta,
 )
 from console.model import (
+    ANNOTATION_PREFIX,
     Action,
     ActionResult,
     ActionUnavailable,
@@ -59,7 +60,7 @@ from console.untrusted import quote
 CANARIES = ResourceType("flagger.app", "v1beta1", "canaries", "Canary", optional=True)
 
 #: Set by promote next to spec.skipAnalysis=true: "the console owes a reset".
-SKIP_ANALYSIS_ANNOTATION = PREFIX + "skip-analysis-set-at"
+SKIP_ANALYSIS_ANNOTATION = ANNOTATION_PREFIX + "skip-analysis-set-at"
 
 # Flagger's CanaryPhase values (pkg/apis/flagger/v1beta1/status.go) -> model Phase.
 PHASES: Mapping[str, Phase] = {

@@ -50,12 +50,24 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from console.kube import weights as W
-from console.kube.argo import ROLLOUTS as ARGO_ROLLOUTS
+from console.kube.objects import (
+    ARGO_ROLLOUTS,
+    DEPLOYMENTS,
+    PODS,
+    SERVICES,
+    VERSION_LABEL,
+    annotations_of,
+    deployments_for,
+    int_at,
+    labels_at,
+    now_rfc3339,
+    version_info,
+)
 from console.kube.provider import (
     KubeApi,
     Obj,
@@ -68,11 +80,11 @@ from console.kube.provider import (
     meta,
 )
 from console.model import (
+    ANNOTATION_PREFIX,
     Action,
     ActionError,
     ActionResult,
     ActionUnavailable,
-    Image,
     Phase,
     ProviderKind,
     Role,
@@ -80,12 +92,11 @@ from console.model import (
     RolloutRef,
     VersionInfo,
 )
-from console.timestamps import rfc3339
 from console.untrusted import clean_line, clip, quote
 
 # --- annotations (documented in the README) -------------------------------------------
 
-PREFIX = "rollout-console.io/"
+PREFIX = ANNOTATION_PREFIX
 STEPS_ANNOTATION = PREFIX + "steps"
 PAUSED_ANNOTATION = PREFIX + "paused"
 PAUSED_BY_ANNOTATION = PREFIX + "paused-by"
@@ -104,12 +115,6 @@ DESTINATIONRULES = ResourceType(
 HTTPROUTES = ResourceType(
     "gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", optional=True
 )
-DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment")
-SERVICES = ResourceType("", "v1", "services", "Service")
-# Pod names are only for per-pod metrics; the `version` label is the seed notes'
-# convention, and the existence selector keeps -A from watching every pod.
-VERSION_LABEL = "version"
-PODS = ResourceType("", "v1", "pods", "Pod", label_selector=VERSION_LABEL)
 
 MAX_ATTEMPTS = 5
 ISTIO_TOTAL = 100
@@ -119,32 +124,6 @@ _EXTRA_CANARY = "canary destination"
 
 
 # --- small pure helpers ----------------------------------------------------------------
-
-
-def _annotations(obj: Obj) -> Mapping[str, Any]:
-    value = dig(obj, "metadata", "annotations", default={})
-    return value if isinstance(value, Mapping) else {}
-
-
-def _labels(obj: Any, *path: str) -> dict[str, str]:
-    value = dig(obj, *path, default={})
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return default
-
-
-def now_rfc3339() -> str:
-    return rfc3339()
 
 
 @dataclass(frozen=True)
@@ -163,7 +142,7 @@ class PauseState:
 
 def pause_state(obj: Obj) -> PauseState:
     """Read the pause annotation; unknown values count as paused (a brake fails closed)."""
-    ann = _annotations(obj)
+    ann = annotations_of(obj)
     raw = ann.get(PAUSED_ANNOTATION)
     # Who and when are echoed in sentences: anyone may write them, so short and clean.
     by = clip(clean_line(str(ann.get(PAUSED_BY_ANNOTATION) or "")))
@@ -206,35 +185,6 @@ def resume_patch() -> dict[str, Any]:
             }
         }
     }
-
-
-def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def label_selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector (matchLabels + matchExpressions) against labels."""
-    if not isinstance(selector, Mapping):
-        return False
-    match_labels = _labels(selector, "matchLabels")
-    if not selector_matches(match_labels, labels):
-        return False
-    exprs = selector.get("matchExpressions") or []
-    if not match_labels and not exprs:
-        return False  # an empty Deployment selector is invalid; never "matches everything"
-    for expr in exprs if isinstance(exprs, list) else []:
-        key = str(dig(expr, "key", default=""))
-        op = str(dig(expr, "operator", default=""))
-        values = [str(v) for v in (dig(expr, "values", default=[]) or [])]
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 def normalize_host(host: str, namespace: str) -> str:
@@ -430,65 +380,6 @@ def index_related(related: Related) -> dict[str, NamespaceIndex]:
     return out
 
 
-def deployments_for(selector: Mapping[str, str], deployments: Sequence[Obj]) -> list[Obj]:
-    """Deployments whose pod template carries every label of `selector`, by name."""
-    if not selector:
-        return []
-    found = [
-        d
-        for d in deployments
-        if selector_matches(selector, _labels(d, "spec", "template", "metadata", "labels"))
-    ]
-    return sorted(found, key=lambda d: meta(d)[1])
-
-
-def _digest(image_id: str) -> str:
-    # kubelet reports "docker-pullable://repo@sha256:..." or "repo@sha256:...";
-    # a bare "sha256:..." is the local image ID, not a registry digest.
-    return image_id.rsplit("@", 1)[1] if "@" in image_id else ""
-
-
-def version_info(
-    role: Role, label: str, deployment: Obj | None, pods: Sequence[Obj]
-) -> VersionInfo:
-    if deployment is None:
-        return VersionInfo(role=role, label=label)
-    selector = dig(deployment, "spec", "selector")
-    mine = [
-        p
-        for p in pods
-        if dig(p, "metadata", "deletionTimestamp") is None
-        and label_selector_matches(selector, _labels(p, "metadata", "labels"))
-    ]
-    digests: dict[str, set[str]] = defaultdict(set)
-    for p in mine:
-        for cs in dig(p, "status", "containerStatuses", default=[]) or []:
-            d = _digest(str(dig(cs, "imageID", default="") or ""))
-            if d:
-                digests[str(dig(cs, "name", default=""))].add(d)
-    images: list[Image] = []
-    for c in dig(deployment, "spec", "template", "spec", "containers", default=[]) or []:
-        if not isinstance(c, Mapping) or not isinstance(c.get("image"), str):
-            continue
-        image = Image.parse(c["image"])
-        seen = digests.get(str(c.get("name") or ""), set())
-        # Only a digest every running pod agrees on says what "this version" runs.
-        if not image.digest and len(seen) == 1:
-            image = replace(image, digest=next(iter(seen)))
-        images.append(image)
-    replicas = dig(deployment, "spec", "replicas")
-    return VersionInfo(
-        role=role,
-        revision=str(_annotations(deployment).get("deployment.kubernetes.io/revision") or ""),
-        label=label,
-        workload=meta(deployment)[1],
-        images=tuple(images),
-        desired=_int(replicas, 1) if replicas is not None else 1,
-        ready=_int(dig(deployment, "status", "readyReplicas")),
-        pods=tuple(sorted(meta(p)[1] for p in mine)),
-    )
-
-
 # --- Istio ---------------------------------------------------------------------------------
 
 
@@ -505,7 +396,7 @@ def analyse_virtualservice(
     http = dig(vs, "spec", "http", default=[]) or []
     if not isinstance(http, list):
         http = []
-    ann = _annotations(vs)
+    ann = annotations_of(vs)
     ours = any(str(k).startswith(PREFIX) for k in ann)
     warnings: list[str] = []
     notes: list[str] = []
@@ -548,7 +439,7 @@ def analyse_virtualservice(
         sy = str(dig(y, "destination", "subset"))
         if normalize_host(str(dig(x, "destination", "host")), ns) == host and {sx, sy} == set(pair):
             same.append((i, 0 if sx == pair[0] else 1, 1 if sx == pair[0] else 0))
-            wx, wy = _int(x.get("weight")), _int(y.get("weight"))
+            wx, wy = int_at(x.get("weight")), int_at(y.get("weight"))
             ordered = (wx, wy) if sx == pair[0] else (wy, wx)
             if ordered != (a.weight, b.weight):
                 warnings.append(
@@ -579,13 +470,13 @@ def analyse_virtualservice(
         if len(drs) > 1:
             notes.append(f"several DestinationRules for {host}; using {meta(dr)[1]}")
         subsets_def = {
-            str(dig(s, "name", default="")): _labels(s, "labels")
+            str(dig(s, "name", default="")): labels_at(s, "labels")
             for s in dig(dr, "spec", "subsets", default=[]) or []
             if isinstance(s, Mapping)
         }
         svc_name = service_of_host(host, ns)
         svc_selector = (
-            _labels(index.services.get(svc_name), "spec", "selector")
+            labels_at(index.services.get(svc_name), "spec", "selector")
             if svc_name and svc_name in index.services
             else {}
         )
@@ -638,7 +529,7 @@ def _weight(dest: Mapping[str, Any], warnings: list[str], entry: int, pos: int) 
     if raw is None:
         warnings.append(f"http[{entry}].route[{pos}] has no weight; read as 0")
         return 0
-    value = _int(raw, -1)
+    value = int_at(raw, -1)
     if value < 0:
         warnings.append(f"http[{entry}].route[{pos}] weight {quote(raw)} is invalid; read as 0")
         return 0
@@ -670,7 +561,7 @@ def _is_service_ref(ref: Mapping[str, Any]) -> bool:
 
 def _ref_weight(ref: Mapping[str, Any]) -> int:
     # The CRD defaults weight to 1; an object built by hand may still lack it.
-    return _int(ref.get("weight"), 1) if ref.get("weight") is not None else 1
+    return int_at(ref.get("weight"), 1) if ref.get("weight") is not None else 1
 
 
 def analyse_httproute(route: Obj, index: NamespaceIndex, known_stable: str = "") -> Analysis | None:
@@ -678,7 +569,7 @@ def analyse_httproute(route: Obj, index: NamespaceIndex, known_stable: str = "")
     rules = dig(route, "spec", "rules", default=[]) or []
     if not isinstance(rules, list):
         rules = []
-    ann = _annotations(route)
+    ann = annotations_of(route)
     ours = any(str(k).startswith(PREFIX) for k in ann)
     warnings: list[str] = []
     notes: list[str] = []
@@ -735,7 +626,7 @@ def analyse_httproute(route: Obj, index: NamespaceIndex, known_stable: str = "")
         if svc is None:
             structural.append(f"Service {name} not found in namespace {ns}")
             continue
-        selectors[name] = _labels(svc, "spec", "selector")
+        selectors[name] = labels_at(svc, "spec", "selector")
         if not selectors[name]:
             notes.append(f"Service {name} has no selector; its Deployment is not known")
 
@@ -825,7 +716,9 @@ def build_rollout(
     ref = RolloutRef(cluster, ns, name)
     pause = pause_state(obj)
     plan_result = W.parse_plan(
-        str(_annotations(obj)[STEPS_ANNOTATION]) if STEPS_ANNOTATION in _annotations(obj) else None
+        str(annotations_of(obj)[STEPS_ANNOTATION])
+        if STEPS_ANNOTATION in annotations_of(obj)
+        else None
     )
     plan = plan_result.plan
     warnings: list[str] = []
@@ -840,7 +733,7 @@ def build_rollout(
             ",".join(str(w) for w in plan)
             + (
                 " (annotation)"
-                if STEPS_ANNOTATION in _annotations(obj) and not plan_result.warning
+                if STEPS_ANNOTATION in annotations_of(obj) and not plan_result.warning
                 else " (default)"
             ),
         )
@@ -1092,7 +985,7 @@ class _MeshProvider:
             )
         if action is Action.RESUME:
             state = pause_state(obj)
-            if not state.paused and PAUSED_ANNOTATION not in _annotations(obj):
+            if not state.paused and PAUSED_ANNOTATION not in annotations_of(obj):
                 return ActionResult(
                     rollout.ref, action, f"{rollout.ref.short} is not paused.", "running", "running"
                 )
@@ -1137,8 +1030,8 @@ class _MeshProvider:
                     "resume it first.",
                 )
             plan = W.parse_plan(
-                str(_annotations(current)[STEPS_ANNOTATION])
-                if STEPS_ANNOTATION in _annotations(current)
+                str(annotations_of(current)[STEPS_ANNOTATION])
+                if STEPS_ANNOTATION in annotations_of(current)
                 else None
             ).plan
             before = _describe(split)
