@@ -10,11 +10,19 @@ test's outcome, never something the test writes.
 
 from __future__ import annotations
 
+import math
+import re
+import time
+from dataclasses import dataclass
+
 import pytest
 
+from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
+from tests.lab.history import known_pair, openmetrics_history
+from tests.lab.prom import PrometheusLab
 from tests.metrics.conftest import _no_user_config, proxy
 
-__all__ = ["Fault", "_no_user_config", "fault", "proxy"]
+__all__ = ["Fault", "NanHistory", "_no_user_config", "fault", "nan_history", "proxy"]
 
 SCENARIO, EXPECTED, OBSERVED = "fault_scenario", "fault_expected", "fault_observed"
 
@@ -53,3 +61,46 @@ def fault(request: pytest.FixtureRequest) -> Fault:
         row._set(SCENARIO, scenario)
         row._set(EXPECTED, expected)
     return row
+
+
+# --- a Prometheus history that turns NaN-only -------------------------------------------
+
+NAN_NS = "faults-nan"
+_SAMPLE = re.compile(r"^(?P<head>[^#].*\s)(?P<value>\S+)\s(?P<t>\S+)$")
+
+
+def nan_after(text: str, cut: float) -> str:
+    """OpenMetrics text with every sample at or after `cut` replaced by NaN."""
+
+    def one(line: str) -> str:
+        m = _SAMPLE.match(line)
+        if m is None or float(m["t"]) < cut:
+            return line
+        return f"{m['head']}NaN {m['t']}"
+
+    return "\n".join(one(line) for line in text.split("\n"))
+
+
+@dataclass(frozen=True)
+class NanHistory:
+    rollout: Rollout
+    #: Real figures before, NaN (an exporter gone bad) from here on.
+    cut: float
+
+
+@pytest.fixture(scope="session")
+def nan_history(prom_lab: PrometheusLab) -> NanHistory:
+    """30 min of a stable/canary pair in the lab Prometheus, NaN-only for the last 10."""
+    stable, canary = known_pair(namespace=NAN_NS)
+    end = math.floor(time.time() / 60) * 60 - 900.0
+    cut = end - 600
+    text = openmetrics_history([stable, canary], end - 1800, end, extra_labels={"job": NAN_NS})
+    prom_lab.backfill(nan_after(text, cut))
+    rollout = Rollout(
+        ref=RolloutRef("lab", NAN_NS, "detector"),
+        provider=ProviderKind.ARGO,
+        phase=Phase.PROGRESSING,
+        stable=VersionInfo(Role.STABLE, label="v1", pods=stable.workload.pods),
+        canary=VersionInfo(Role.CANARY, label="v2", pods=canary.workload.pods),
+    )
+    return NanHistory(rollout, cut)
