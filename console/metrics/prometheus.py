@@ -649,8 +649,9 @@ class PrometheusSource:
             taken_at=at if error is None else 0.0,
             error=error,
         )
-        # Instant answers sit at `at` itself: any version without one had NaN or Inf.
-        return {k: nan_only_is_no_data(m, 0.0) for k, m in out.items()}
+        # Instant answers sit at `at` (to the second the client sends): a version
+        # with none in the window had NaN or Inf only.
+        return {k: nan_only_is_no_data(m, window_s) for k, m in out.items()}
 
     def query_range(
         self, promql: str, start: float, end: float, step_s: float

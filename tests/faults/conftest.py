@@ -13,16 +13,29 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
 from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
+from tests.kube.tcp_proxy import TcpProxy
 from tests.lab.history import known_pair, openmetrics_history
+from tests.lab.kube import KubeLab
 from tests.lab.prom import PrometheusLab
 from tests.metrics.conftest import _no_user_config, proxy
 
-__all__ = ["Fault", "NanHistory", "_no_user_config", "fault", "nan_history", "proxy"]
+__all__ = [
+    "Fault",
+    "NanHistory",
+    "_no_user_config",
+    "api_proxy",
+    "fault",
+    "nan_history",
+    "proxy",
+]
 
 SCENARIO, EXPECTED, OBSERVED = "fault_scenario", "fault_expected", "fault_observed"
 
@@ -61,6 +74,27 @@ def fault(request: pytest.FixtureRequest) -> Fault:
         row._set(SCENARIO, scenario)
         row._set(EXPECTED, expected)
     return row
+
+
+# --- a path to the API server that can be cut or frozen --------------------------------
+
+
+@pytest.fixture
+def api_proxy(kube_lab: KubeLab, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
+    """A copy of the lab's kubeconfig whose path to the API server goes through a
+    TcpProxy, which a test can cut or freeze."""
+    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxied.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        yield proxy, path
+    finally:
+        proxy.thaw()
+        proxy.close()
 
 
 # --- a Prometheus history that turns NaN-only -------------------------------------------

@@ -12,11 +12,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from console.model import ConnectionState, Snapshot
 from tests.faults.conftest import Fault
@@ -28,30 +26,14 @@ from tests.lab.kube import KubeLab
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture
-def frozen_path(kube_lab: KubeLab, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
-    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    host, port = server.removeprefix("https://").rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
-    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    path = tmp_path / "proxied.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    try:
-        yield proxy, path
-    finally:
-        proxy.thaw()
-        proxy.close()
-
-
 @pytest.mark.fault(
     "API server hung (SIGSTOP-like freeze), watching",
     "stale within 15 s, aged from the last answer, recovers",
 )
 def test_a_hung_server_is_stale_within_15s_and_recovers(
-    kube_lab: KubeLab, frozen_path: tuple[TcpProxy, Path], fault: Fault
+    kube_lab: KubeLab, api_proxy: tuple[TcpProxy, Path], fault: Fault
 ) -> None:
-    proxy, path = frozen_path
+    proxy, path = api_proxy
     ns = unique_ns("ko-hung")
     deploy_canary(kube_lab, ns, start=False)
     s = Stream(backend(kube_lab, ns, kubeconfig=str(path)))
@@ -84,9 +66,9 @@ def test_a_hung_server_is_stale_within_15s_and_recovers(
     ("timeout_args", "bound"), [([], 15.0), (["--request-timeout", "2s"], 6.0)]
 )
 def test_headless_get_fails_fast_on_a_hung_server(
-    frozen_path: tuple[TcpProxy, Path], timeout_args: list[str], bound: float, fault: Fault
+    api_proxy: tuple[TcpProxy, Path], timeout_args: list[str], bound: float, fault: Fault
 ) -> None:
-    proxy, path = frozen_path
+    proxy, path = api_proxy
     proxy.freeze()
     started = time.monotonic()
     done = subprocess.run(
