@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
+from console.model import Rollout
+from tests.kube.helpers import proxied_kubeconfig
 from tests.kube.tcp_proxy import TcpProxy
 from tests.lab.history import known_pair, openmetrics_history
 from tests.lab.kube import KubeLab
 from tests.lab.prom import PrometheusLab
 from tests.metrics.conftest import _no_user_config, proxy
+from tests.metrics.helpers import pair_rollout
 
 __all__ = [
     "Fault",
@@ -83,13 +84,7 @@ def fault(request: pytest.FixtureRequest) -> Fault:
 def api_proxy(kube_lab: KubeLab, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
     """A copy of the lab's kubeconfig whose path to the API server goes through a
     TcpProxy, which a test can cut or freeze."""
-    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    host, port = server.removeprefix("https://").rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
-    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    path = tmp_path / "proxied.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
+    proxy, path = proxied_kubeconfig(kube_lab, tmp_path)
     try:
         yield proxy, path
     finally:
@@ -130,11 +125,5 @@ def nan_history(prom_lab: PrometheusLab) -> NanHistory:
     cut = end - 600
     text = openmetrics_history([stable, canary], end - 1800, end, extra_labels={"job": NAN_NS})
     prom_lab.backfill(nan_after(text, cut))
-    rollout = Rollout(
-        ref=RolloutRef("lab", NAN_NS, "detector"),
-        provider=ProviderKind.ARGO,
-        phase=Phase.PROGRESSING,
-        stable=VersionInfo(Role.STABLE, label="v1", pods=stable.workload.pods),
-        canary=VersionInfo(Role.CANARY, label="v2", pods=canary.workload.pods),
-    )
+    rollout = pair_rollout(NAN_NS, stable, canary)
     return NanHistory(rollout, cut)

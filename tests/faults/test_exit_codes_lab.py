@@ -38,7 +38,8 @@ def test_get_all_namespaces_with_a_namespaced_token_is_nothing_visible(
         )
 
     everywhere = get("-A")
-    fault.observed(f"exit {everywhere.returncode}: {everywhere.stderr.strip()[-70:]}")
+    last = everywhere.stderr.strip().splitlines()[-1].removeprefix("rollout-console: ")
+    fault.observed(f"exit {everywhere.returncode}: {last}")
     assert everywhere.returncode == exit_codes.NOTHING_VISIBLE, everywhere.stderr
     assert "nothing is visible to this identity" in everywhere.stderr
     # Each kind named once, though two providers read pods.

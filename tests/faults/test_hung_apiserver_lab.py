@@ -63,7 +63,9 @@ def test_a_hung_server_is_stale_within_15s_and_recovers(
     "fails within the timeout, one sentence",
 )
 @pytest.mark.parametrize(
-    ("timeout_args", "bound"), [([], 15.0), (["--request-timeout", "2s"], 6.0)]
+    ("timeout_args", "bound"),
+    [([], 15.0), (["--request-timeout", "2s"], 6.0)],
+    ids=["default 10s", "--request-timeout 2s"],
 )
 def test_headless_get_fails_fast_on_a_hung_server(
     api_proxy: tuple[TcpProxy, Path], timeout_args: list[str], bound: float, fault: Fault

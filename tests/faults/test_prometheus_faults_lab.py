@@ -62,7 +62,7 @@ def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.fault(
-    "Prometheus answers 500 / garbage / is killed, headless metrics",
+    "Prometheus answers 500 / garbage / is killed: headless metrics",
     "exit 3 within the timeout, one sentence",
 )
 @pytest.mark.parametrize("mode", ["5xx", "garbage", "killed"])
@@ -74,7 +74,8 @@ def test_headless_metrics_exits_3_with_one_sentence(
     else:
         proxy.mode, url = mode, proxy.url
     done, took = metrics(url)
-    fault.observed(f"exit {done.returncode} in {took:.1f}s: {done.stderr.strip()[17:90]}")
+    said = done.stderr.strip().removeprefix("rollout-console: ")
+    fault.observed(f"exit {done.returncode} in {took:.1f}s: {said}")
     assert done.returncode == exit_codes.UNAVAILABLE, done.stderr
     assert took < BOUND_S
     one_sentence(done)

@@ -56,21 +56,29 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_concurrent_callers_share_one_run() -> None:
-    runner = Runner(delay=0.3)
-    cache = ExecCredentialCache(runner=runner)
-    tokens: list[str] = []
-    go = threading.Barrier(10)
+def together(n: int, cache: ExecCredentialCache) -> list[str]:
+    """`n` threads ask at once, as a console's watch threads do; each one's token or error."""
+    go = threading.Barrier(n)
+    out: list[str] = []
 
     def call() -> None:
         go.wait()
-        tokens.append(cache.get("alice", PLUGIN)["token"])
+        try:
+            out.append(cache.get("alice", PLUGIN)["token"])
+        except ConsoleError as exc:
+            out.append(str(exc))
 
-    threads = [threading.Thread(target=call) for _ in range(10)]
+    threads = [threading.Thread(target=call) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(5)
+    return out
+
+
+def test_concurrent_callers_share_one_run() -> None:
+    runner = Runner(delay=0.3)
+    tokens = together(10, ExecCredentialCache(runner=runner))
     assert tokens == ["t"] * 10
     assert runner.runs == 1
     assert runner.most_concurrent == 1
@@ -81,21 +89,7 @@ def test_a_failure_is_cached_for_the_back_off_then_run_again() -> None:
     runner.error = UnavailableError("The plugin of user 'alice' exited 1.")
     clock = Clock()
     cache = ExecCredentialCache(runner=runner, failure_backoff=10, clock=clock)
-    errors: list[str] = []
-    go = threading.Barrier(8)
-
-    def call() -> None:
-        go.wait()
-        try:
-            cache.get("alice", PLUGIN)
-        except UnavailableError as exc:
-            errors.append(str(exc))
-
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(5)
+    errors = together(8, cache)
     # Eight watch threads, one run: the others get the same sentence at once.
     assert errors == ["The plugin of user 'alice' exited 1."] * 8
     assert runner.runs == 1
