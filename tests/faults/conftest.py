@@ -61,6 +61,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid}: every fault test needs @pytest.mark.fault(scenario, expected)"
             )
+    # Tests that kill and restart the session's API server go last: the controllers
+    # (Argo's above all) take a while to settle after it, and other tests need them.
+    items.sort(key=lambda item: "restartable" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(autouse=True)
