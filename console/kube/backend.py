@@ -49,6 +49,7 @@ from console.kube.provider import (
     load_providers,
     meta,
 )
+from console.kube.retry import Backoff, jittered
 from console.model import (
     Action,
     ActionError,
@@ -393,6 +394,8 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         for rt, fut in futures.items():
             try:
                 items, _ = fut.result()
+            except ConsoleError:
+                raise  # already its sentence: the exec credential plugin's, a config error
             except Exception as exc:
                 status = getattr(exc, "status", None)
                 if status == 404 and rt.optional:
@@ -670,7 +673,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         stop: threading.Event,
         watchers: builtins.list[Any],
     ) -> None:
-        backoff = BACKOFF_START_S
+        backoff = Backoff(BACKOFF_START_S, BACKOFF_MAX_S)
         rv = ""
         while not stop.is_set():
             try:
@@ -682,7 +685,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 ):
                     if stop.is_set():
                         return
-                    backoff = BACKOFF_START_S
+                    backoff.reset()
                     etype = event.get("type")
                     obj = event.get("object") or {}
                     new_rv = (obj.get("metadata") or {}).get("resourceVersion")
@@ -690,7 +693,8 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                         rv = str(new_rv)
                     if etype in ("ADDED", "MODIFIED", "DELETED"):
                         q.put(("event", c.name, rt, etype, obj))
-                backoff = BACKOFF_START_S  # a normal server-side timeout: just rewatch
+                # The server's timeout, or silence past the read timeout: just rewatch.
+                backoff.reset()
             except Exception as exc:
                 if stop.is_set():
                     return
@@ -710,7 +714,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                         else None
                     )
                     q.put(("missing", c.name, rt, forbidden))
-                    stop.wait(OPTIONAL_RETRY_S)
+                    stop.wait(jittered(OPTIONAL_RETRY_S))
                     continue
                 message = describe_error(
                     exc, what=f"watch {rt.key}", cluster=c.name, user=c.config.user
@@ -719,8 +723,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
                 # Relist on reconnect: the successful list is the proof the cluster is
                 # back, and the Snapshot replaces data that went stale meanwhile.
                 rv = ""
-                stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                stop.wait(backoff.next())
 
     def _heartbeat_loop(
         self, c: _Cluster, q: queue.Queue[tuple[Any, ...]], stop: threading.Event

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from console.kube.provider import JSON_PATCH, MERGE_PATCH, ResourceType
+from console.kube.retry import watch_read_timeout
 from console.kube.transport import ApiError, Transport, WatchHandle
 
 __all__ = ["ApiError", "KubeClient"]
@@ -137,9 +138,10 @@ class KubeClient:
         ]
         if rt.label_selector:
             query.append(("labelSelector", rt.label_selector))
-        # Read timeout above the server's own: a silent, dead connection is noticed.
+        # A live server sends at least a bookmark per interval: a read that waits a few
+        # intervals ends the stream, and the caller reopens it from its version.
         for event in self.transport.stream(
-            rt.path(namespace), query, timeout_seconds + 15.0, on_open
+            rt.path(namespace), query, watch_read_timeout(), on_open
         ):
             if event.get("type") == "ERROR":
                 status = event.get("object") or {}

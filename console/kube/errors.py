@@ -94,6 +94,8 @@ def describe_error(exc: BaseException, *, what: str, cluster: str, user: str = "
 
 
 def _describe(exc: BaseException, *, what: str, cluster: str, user: str) -> str:
+    if isinstance(exc, ConsoleError):
+        return str(exc)  # already one sentence (an exec credential plugin's, ...)
     status = getattr(exc, "status", None)
     where = f"on cluster {cluster!r}" if cluster else ""
     if isinstance(status, int) and status > 0:

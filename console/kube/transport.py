@@ -9,7 +9,7 @@ this module does exactly that and imports in milliseconds.
 
 Supported kubeconfig credentials: client certificates (file or data), bearer
 tokens (token or tokenFile), basic auth, and exec credential plugins
-(client.authentication.k8s.io, cached until expiry). Legacy `auth-provider`
+(client.authentication.k8s.io, console/kube/exec_credentials.py). Legacy `auth-provider`
 entries are refused with a clear sentence. In-cluster service-account config
 is supported too.
 """
@@ -23,16 +23,15 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from console.kube import exec_credentials
 from console.kube.errors import redact
 from console.model import ConfigError
 
@@ -92,8 +91,8 @@ class Credentials:
     password: str = ""
     exec_config: Mapping[str, Any] | None = None
     base_dir: str = ""
-    _exec_cache: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The kubeconfig's user name: exec plugin results are cached per user.
+    user: str = ""
 
     def bearer(self) -> str:
         if self.token:
@@ -107,62 +106,15 @@ class Credentials:
         return ""
 
     def _exec(self) -> dict[str, Any]:
-        with self._lock:
-            cached = self._exec_cache.get("status")
-            expiry = self._exec_cache.get("expiry", 0.0)
-            if cached is not None and (not expiry or expiry - 30 > time.time()):
-                return dict(cached)
-            cfg = self.exec_config or {}
-            command = str(cfg.get("command") or "")
-            if not command:
-                raise ConfigError("The kubeconfig exec plugin has no command.")
-            env = dict(os.environ)
-            for item in cfg.get("env") or []:
-                env[str(item.get("name"))] = str(item.get("value"))
-            api_version = cfg.get("apiVersion") or "client.authentication.k8s.io/v1"
-            env["KUBERNETES_EXEC_INFO"] = json.dumps(
-                {
-                    "apiVersion": api_version,
-                    "kind": "ExecCredential",
-                    "spec": {"interactive": False},
-                }
-            )
-            try:
-                done = subprocess.run(
-                    [command, *[str(a) for a in cfg.get("args") or []]],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    cwd=self.base_dir or None,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ConfigError(
-                    f"The kubeconfig exec plugin {command!r} failed: {exc}."
-                ) from None
-            if done.returncode != 0:
-                raise ConfigError(
-                    f"The kubeconfig exec plugin {command!r} exited {done.returncode}: "
-                    f"{redact(done.stderr.strip()[:200])}."
-                )
-            try:
-                status = json.loads(done.stdout).get("status") or {}
-            except ValueError:
-                raise ConfigError(
-                    f"The kubeconfig exec plugin {command!r} printed no ExecCredential."
-                ) from None
-            expiry_ts = 0.0
-            if status.get("expirationTimestamp"):
-                try:
-                    expiry_ts = datetime.fromisoformat(
-                        str(status["expirationTimestamp"]).replace("Z", "+00:00")
-                    ).timestamp()
-                except ValueError:
-                    expiry_ts = 0.0
-            self._exec_cache["status"] = status
-            self._exec_cache["expiry"] = expiry_ts
-            return dict(status)
+        return exec_credentials.CACHE.get(self.user, self.exec_config or {}, self.base_dir)
+
+    def refused(self) -> bool:
+        """The server refused our credential (401): forget an exec plugin's, so the
+        next request runs the plugin again. True when there was one to forget."""
+        if self.exec_config is None:
+            return False
+        exec_credentials.CACHE.invalidate(self.user, self.exec_config, self.base_dir)
+        return True
 
     def ssl_context(self) -> ssl.SSLContext:
         if self.insecure:
@@ -307,6 +259,7 @@ class KubeConfig:
             password=str(user.get("password") or ""),
             exec_config=user.get("exec") if isinstance(user.get("exec"), dict) else None,
             base_dir=ubase,
+            user=user_name,
         )
         return Context(name, creds, str(ctx.get("namespace") or "default"), user_name)
 
@@ -415,6 +368,7 @@ class Transport:
         url = self.url(path, query)
         throttled = 0
         retried = False
+        reauthenticated = False
         while True:
             conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
             fresh = conn is None
@@ -450,6 +404,12 @@ class Transport:
                 # does, after the Retry-After it asks for.
                 throttled += 1
                 time.sleep(_retry_after(resp.getheader("Retry-After")))
+                continue
+            if resp.status == 401 and not reauthenticated and self.creds.refused():
+                # An exec credential revoked or expired early: client-go runs the
+                # plugin again once, and so do we.
+                reauthenticated = True
+                headers = self._headers(content_type)
                 continue
             if not 200 <= resp.status <= 299:
                 raise ApiError(resp.status, resp.reason, payload.decode("utf-8", "replace"))
@@ -492,8 +452,9 @@ class Transport:
         *,
         wait_forever: bool,
     ) -> Iterator[bytes]:
-        """Raw lines of a streamed GET; `timeout` bounds each read unless `wait_forever`
-        (then only the connection and the response headers)."""
+        """Raw lines of a streamed GET; `timeout` bounds the connection, the response
+        headers and, unless `wait_forever`, each read (a read that times out ends the
+        stream)."""
         conn = self._connect(timeout)
         if on_open is not None:
             on_open(WatchHandle(conn))
@@ -504,7 +465,13 @@ class Transport:
                 raise ApiError(resp.status, resp.reason, resp.read().decode("utf-8", "replace"))
             if wait_forever and conn.sock is not None:
                 conn.sock.settimeout(None)
-            while line := resp.readline():
-                yield line
+            try:
+                while line := resp.readline():
+                    yield line
+            except TimeoutError:
+                # Silence past the read timeout once the stream is open ends it, as the
+                # server's own timeout would; whether the server lives is the
+                # heartbeat's call, not a quiet stream's.
+                return
         finally:
             conn.close()

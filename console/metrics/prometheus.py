@@ -37,6 +37,7 @@ import yaml
 
 from console.metrics.cache import Plan, RangeCache, align
 from console.metrics.config import DEFAULT_SCRAPE_INTERVAL_S, PrometheusConfig, parse_duration
+from console.metrics.finite import fresh_window, nan_only_is_no_data
 from console.metrics.profiles import (
     GpuProfile,
     LabelKey,
@@ -511,7 +512,8 @@ class PrometheusSource:
             )
             if fresh:
                 self.last_stats = RefreshStats(0, 0.0, 0, True, cached=True)
-                return self._split(rollouts, self._specs_for(step), window_s, since=math.inf)
+                out = self._split(rollouts, self._specs_for(step), window_s, since=math.inf)
+                return {k: nan_only_is_no_data(m, fresh_window(step)) for k, m in out.items()}
             # The namespace set only grows, so a UI that asks for one rollout,
             # then for all, does not throw the cache away each time.
             self._namespaces |= wanted_ns
@@ -554,7 +556,7 @@ class PrometheusSource:
             self.last_stats = replace(
                 self.last_stats, split_seconds=time.perf_counter() - split_began
             )
-            return out
+            return {k: nan_only_is_no_data(m, fresh_window(step)) for k, m in out.items()}
 
     def _specs_for(self, step: float) -> list[QuerySpec]:
         return self._queries(self._namespaces, self.rate_window_s(step), None)
@@ -637,7 +639,7 @@ class PrometheusSource:
                 continue
             data[spec.key] = {k: dict(p) for k, p in result}
         self.last_stats = RefreshStats(len(specs), time.perf_counter() - began, 0, False)
-        return build_metrics(
+        out = build_metrics(
             rollouts,
             data,
             self.requests_profile,
@@ -647,6 +649,9 @@ class PrometheusSource:
             taken_at=at if error is None else 0.0,
             error=error,
         )
+        # Instant answers sit at `at` (to the second the client sends): a version
+        # with none in the window had NaN or Inf only.
+        return {k: nan_only_is_no_data(m, window_s) for k, m in out.items()}
 
     def query_range(
         self, promql: str, start: float, end: float, step_s: float

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from console.model import Action, ActionError, ActionUnavailable, RolloutRef, Seen
+from tests.faults.conftest import Fault
 from tests.kube.helpers import backend, deploy_canary, unique_ns, wait_rollout
 from tests.lab import sample
 from tests.lab.kube import KubeLab
@@ -34,7 +35,11 @@ def _audit_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
-def test_ten_concurrent_advances_take_exactly_one_step(kube_lab: KubeLab) -> None:
+@pytest.mark.fault(
+    "10 concurrent advances, Argo Rollout with the controller",
+    "exactly one step (index 1 -> 3), the rest refused",
+)
+def test_ten_concurrent_advances_take_exactly_one_step(kube_lab: KubeLab, fault: Fault) -> None:
     ns = unique_ns("ko-race")
     deploy_canary(kube_lab, ns, steps=MANY_PAUSES, start=False)
     sample.start_canary(kube_lab, ns)
@@ -69,6 +74,7 @@ def test_ten_concurrent_advances_take_exactly_one_step(kube_lab: KubeLab) -> Non
         t.join(60)
     assert len(outcomes) == 10
     refusals = [o for o in outcomes if o != "ok"]
+    fault.observed(f"{outcomes.count('ok')} ok, {len(refusals)} refused")
     assert all("press again" in o or "Conflict" in o for o in refusals), refusals
     # The controller takes the one step (setWeight 20 at index 2) and holds at the
     # next pause; never back, never two steps.
@@ -96,17 +102,26 @@ def _unreconciled(kube_lab: KubeLab, ns: str) -> None:
     kube_lab.apply_yaml(yaml.safe_dump_all(objs, sort_keys=False))
 
 
-def test_advance_of_a_never_reconciled_rollout_is_refused(kube_lab: KubeLab) -> None:
+@pytest.mark.fault(
+    "advance on a never-reconciled Rollout",
+    "refused, no currentStepIndex written",
+)
+def test_advance_of_a_never_reconciled_rollout_is_refused(kube_lab: KubeLab, fault: Fault) -> None:
     ns = unique_ns("ko-unrec")
     _unreconciled(kube_lab, ns)
     b = backend(kube_lab, ns)
     with pytest.raises(ActionUnavailable, match="never reconciled"):
         b.act(RolloutRef("lab", ns, sample.NAME), Action.ADVANCE)
     status = sample.get_rollout(kube_lab, ns).get("status") or {}
+    fault.observed(f"refused; currentStepIndex {status.get('currentStepIndex')}")
     assert "currentStepIndex" not in status
 
 
-def test_advance_at_a_step_out_of_range_is_refused(kube_lab: KubeLab) -> None:
+@pytest.mark.fault(
+    "advance at step 99 of 2",
+    "refused naming the field",
+)
+def test_advance_at_a_step_out_of_range_is_refused(kube_lab: KubeLab, fault: Fault) -> None:
     ns = unique_ns("ko-range")
     _unreconciled(kube_lab, ns)
     generation = sample.get_rollout(kube_lab, ns)["metadata"]["generation"]
@@ -125,9 +140,14 @@ def test_advance_at_a_step_out_of_range_is_refused(kube_lab: KubeLab) -> None:
     with pytest.raises(ActionUnavailable, match="currentStepIndex 99, outside its 2 steps"):
         b.act(RolloutRef("lab", ns, sample.NAME), Action.ADVANCE)
     assert sample.get_rollout(kube_lab, ns)["status"]["currentStepIndex"] == 99
+    fault.observed("refused; currentStepIndex stays 99")
 
 
-def test_an_advance_from_a_step_already_left_is_refused(kube_lab: KubeLab) -> None:
+@pytest.mark.fault(
+    "second advance from a step already left",
+    "refused: 'already at step 3/16 ... press again'",
+)
+def test_an_advance_from_a_step_already_left_is_refused(kube_lab: KubeLab, fault: Fault) -> None:
     """Two operators saw step 1; the first advance lands; the second must not take
     another step but say where the rollout is now."""
     ns = unique_ns("ko-stale")
@@ -148,3 +168,4 @@ def test_an_advance_from_a_step_already_left_is_refused(kube_lab: KubeLab) -> No
     with pytest.raises(ActionError, match=r"already at step 3/16, not step 1/16 .* press again"):
         b.act(ref, Action.ADVANCE, seen=seen)
     assert sample.get_rollout(kube_lab, ns)["status"]["currentStepIndex"] == 3
+    fault.observed("refused; currentStepIndex stays 3")

@@ -28,6 +28,7 @@ from console.model import (
     VersionInfo,
 )
 from tests.e2e.tmux import TmuxSession, installed_binary
+from tests.faults.conftest import Fault
 from tests.faults.hostile import REPRO, RLO, assert_terminal_safe
 from tests.kube.test_headless_lab import REPO, run
 from tests.kube.test_mesh_lab import APP, apply, istio_docs, unique, wait_ready
@@ -65,12 +66,17 @@ def hostile_vs(kube_lab: KubeLab) -> Iterator[str]:
     kube_lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+@pytest.mark.fault(
+    "escape repro in an annotation: get, advance, resume, audit, Event",
+    "no control character anywhere; 'paused by mallory' as text",
+)
 def test_headless_output_audit_and_event_carry_no_control_character(
-    kube_lab: KubeLab, hostile_vs: str, tmp_path: Path
+    kube_lab: KubeLab, hostile_vs: str, tmp_path: Path, fault: Fault
 ) -> None:
     ns = hostile_vs
 
     got = run(kube_lab, "get", "-n", ns, "-o", "json", tmp=tmp_path)
+    fault.observed(f"get -o json exit {got.returncode}, {len(got.stdout)} bytes")
     assert got.returncode == 0, got.stderr
     assert_terminal_safe(got.stdout + got.stderr, newlines=True)
     [item] = [i for i in json.loads(got.stdout)["items"] if i["provider"] == "istio"]
@@ -115,9 +121,13 @@ def test_headless_output_audit_and_event_carry_no_control_character(
         assert_terminal_safe(message)
 
 
+@pytest.mark.fault(
+    "escape repro in an annotation, TUI in tmux",
+    "top lines kept, pane title unchanged",
+)
 @pytest.mark.e2e
 def test_tui_in_tmux_keeps_its_screen_and_the_pane_title(
-    kube_lab: KubeLab, hostile_vs: str, tmp_path: Path
+    kube_lab: KubeLab, hostile_vs: str, tmp_path: Path, fault: Fault
 ) -> None:
     """The report's symptom: the top lines wiped and the tmux pane retitled "pwned"."""
     env = {
@@ -138,6 +148,8 @@ def test_tui_in_tmux_keeps_its_screen_and_the_pane_title(
         )
         tmux.keys("Enter")
         screen = tmux.wait_text("paused by mallory", timeout=30)
+        first = screen.splitlines()[0][:40]
+        fault.observed(f"pane title {tmux.pane_title()!r}, first line {first!r}")
         assert "rollouts" in screen.splitlines()[0] or hostile_vs in screen.splitlines()[0]
         assert tmux.pane_title() == title and "pwned" not in tmux.pane_title()
         assert "2.13.0-gpu" in screen
@@ -147,7 +159,11 @@ def test_tui_in_tmux_keeps_its_screen_and_the_pane_title(
         tmux.close()
 
 
-def test_prometheus_error_body_is_clean(proxy: FaultProxy) -> None:
+@pytest.mark.fault(
+    "Prometheus 500 with an escape-laden 5,000-char body",
+    "UNAVAILABLE, one clean reason under 400 chars",
+)
+def test_prometheus_error_body_is_clean(proxy: FaultProxy, fault: Fault) -> None:
     rollout = Rollout(
         ref=RolloutRef("lab", "fault-esc", "detector"),
         provider=ProviderKind.ARGO,
@@ -158,6 +174,7 @@ def test_prometheus_error_body_is_clean(proxy: FaultProxy) -> None:
     source = make_prometheus_source(url=proxy.url)
     proxy.mode = "hostile5xx"
     m = source.fetch([rollout], window_s=300, step_s=15)[rollout.ref.key]
+    fault.observed(f"{m.state.name}, {len(m.reason)} chars: {m.reason[:50]!r}")
     assert m.state is MetricsState.UNAVAILABLE
     assert_terminal_safe(m.reason)
     assert "mallory" in m.reason and len(m.reason) < 400, m.reason

@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 
+import pytest
+
 from console.app import RolloutConsoleApp
 from console.backend import RolloutsBackend, check_available
 from console.metrics.none import NoMetrics
@@ -35,6 +37,7 @@ from console.model import (
 )
 from console.screens.confirm import ConfirmScreen
 from console.screens.rollout_detail import RolloutDetailScreen
+from tests.faults.conftest import Fault
 from tests.faults.hostile import C1, MARKUP, OSC_ST, REPRO, RLO, assert_terminal_safe
 from tests.ui.drive import until
 from tests.widgets.test_widgets import screen_text
@@ -106,11 +109,16 @@ def shows(app: RolloutConsoleApp, *texts: str) -> bool:
     return all(t in screen for t in texts)
 
 
-async def test_hostile_text_is_inert_and_markup_literal_on_every_screen() -> None:
+@pytest.mark.fault(
+    "escape set and Rich markup on every TUI screen",
+    "inert, markup shown as typed",
+)
+async def test_hostile_text_is_inert_and_markup_literal_on_every_screen(fault: Fault) -> None:
     app, backend = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         # The list: the name as typed; the status line's stale error; the notice toast.
         await until(pilot, lambda: shows(app, MARKUP), "the rollout in the table")
+        fault.observed(f"table shows {MARKUP!r} as typed")
         await until(pilot, lambda: shows(app, "reset by mallory [u]peer[/u]"), "the stale error")
         await until(pilot, lambda: shows(app, "Forbidden [b]n[/b]"), "the notice toast")
         assert_terminal_safe(screen_text(app), newlines=True)
@@ -141,7 +149,11 @@ async def test_hostile_text_is_inert_and_markup_literal_on_every_screen() -> Non
         assert_terminal_safe(screen_text(app), newlines=True)
 
 
-async def test_an_error_toast_is_literal() -> None:
+@pytest.mark.fault(
+    "Rich markup in a refusal toast",
+    "shown as typed",
+)
+async def test_an_error_toast_is_literal(fault: Fault) -> None:
     """The backend refuses with a sentence that quotes the object."""
     app, backend = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -152,10 +164,15 @@ async def test_an_error_toast_is_literal() -> None:
         await pilot.press("a")
         await until(pilot, lambda: backend.acted == [Action.ADVANCE], "the advance")
         await until(pilot, lambda: shows(app, "advance refused by mallory[red]y[/]"), "the toast")
+        fault.observed("toast 'advance refused by mallory[red]y[/]'")
         assert_terminal_safe(screen_text(app), newlines=True)
 
 
-async def test_command_palette_lists_the_rollout_as_typed() -> None:
+@pytest.mark.fault(
+    "Rich markup in the command palette",
+    "shown as typed",
+)
+async def test_command_palette_lists_the_rollout_as_typed(fault: Fault) -> None:
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: shows(app, MARKUP), "the rollout in the table")
@@ -165,4 +182,5 @@ async def test_command_palette_lists_the_rollout_as_typed() -> None:
         await until(pilot, lambda: shows(app, f"Resume: ml/{MARKUP}"), "the discovered command")
         await pilot.press(*"resume")
         await until(pilot, lambda: shows(app, f"Resume: ml/{MARKUP}"), "the matched command")
+        fault.observed(f"palette 'Resume: ml/{MARKUP}'")
         assert_terminal_safe(screen_text(app), newlines=True)

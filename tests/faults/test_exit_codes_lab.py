@@ -9,14 +9,20 @@ import sys
 import pytest
 
 from console import exit_codes
+from tests.faults.conftest import Fault
 from tests.kube.helpers import ARGO_READER, deploy_canary, unique_ns
 from tests.lab.kube import KubeLab
 
 pytestmark = pytest.mark.lab
 
 
+@pytest.mark.fault(
+    "get -A with a namespaced token",
+    "exit 4, one sentence; own namespace exit 0",
+)
 def test_get_all_namespaces_with_a_namespaced_token_is_nothing_visible(
     kube_lab: KubeLab,
+    fault: Fault,
 ) -> None:
     ns = unique_ns("ko-exit")
     deploy_canary(kube_lab, ns, start=False)
@@ -32,6 +38,8 @@ def test_get_all_namespaces_with_a_namespaced_token_is_nothing_visible(
         )
 
     everywhere = get("-A")
+    last = everywhere.stderr.strip().splitlines()[-1].removeprefix("rollout-console: ")
+    fault.observed(f"exit {everywhere.returncode}: {last}")
     assert everywhere.returncode == exit_codes.NOTHING_VISIBLE, everywhere.stderr
     assert "nothing is visible to this identity" in everywhere.stderr
     # Each kind named once, though two providers read pods.

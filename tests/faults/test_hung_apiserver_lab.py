@@ -12,13 +12,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from console.model import ConnectionState, Snapshot
+from tests.faults.conftest import Fault
 from tests.kube.helpers import backend, deploy_canary, unique_ns
 from tests.kube.tcp_proxy import TcpProxy
 from tests.kube.test_watch_lab import Stream
@@ -27,26 +26,14 @@ from tests.lab.kube import KubeLab
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture
-def frozen_path(kube_lab: KubeLab, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
-    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    host, port = server.removeprefix("https://").rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
-    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    path = tmp_path / "proxied.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    try:
-        yield proxy, path
-    finally:
-        proxy.thaw()
-        proxy.close()
-
-
+@pytest.mark.fault(
+    "API server hung (SIGSTOP-like freeze), watching",
+    "stale within 15 s, aged from the last answer, recovers",
+)
 def test_a_hung_server_is_stale_within_15s_and_recovers(
-    kube_lab: KubeLab, frozen_path: tuple[TcpProxy, Path]
+    kube_lab: KubeLab, api_proxy: tuple[TcpProxy, Path], fault: Fault
 ) -> None:
-    proxy, path = frozen_path
+    proxy, path = api_proxy
     ns = unique_ns("ko-hung")
     deploy_canary(kube_lab, ns, start=False)
     s = Stream(backend(kube_lab, ns, kubeconfig=str(path)))
@@ -58,6 +45,7 @@ def test_a_hung_server_is_stale_within_15s_and_recovers(
             lambda e: isinstance(e, ConnectionState) and not e.connected, 20, "a stale mark"
         )
         noticed_after = time.time() - frozen_at
+        fault.observed(f"stale after {noticed_after:.1f}s")
         assert isinstance(down, ConnectionState)
         assert noticed_after <= 15, f"stale only after {noticed_after:.1f}s"
         # The age counts from the last good answer, not from when it was noticed.
@@ -70,13 +58,19 @@ def test_a_hung_server_is_stale_within_15s_and_recovers(
         s.close()
 
 
+@pytest.mark.fault(
+    "API server hung, headless get",
+    "fails within the timeout, one sentence",
+)
 @pytest.mark.parametrize(
-    ("timeout_args", "bound"), [([], 15.0), (["--request-timeout", "2s"], 6.0)]
+    ("timeout_args", "bound"),
+    [([], 15.0), (["--request-timeout", "2s"], 6.0)],
+    ids=["default 10s", "--request-timeout 2s"],
 )
 def test_headless_get_fails_fast_on_a_hung_server(
-    frozen_path: tuple[TcpProxy, Path], timeout_args: list[str], bound: float
+    api_proxy: tuple[TcpProxy, Path], timeout_args: list[str], bound: float, fault: Fault
 ) -> None:
-    proxy, path = frozen_path
+    proxy, path = api_proxy
     proxy.freeze()
     started = time.monotonic()
     done = subprocess.run(
@@ -87,6 +81,7 @@ def test_headless_get_fails_fast_on_a_hung_server(
         env={**os.environ, "NO_COLOR": "1"},
     )
     took = time.monotonic() - started
+    fault.observed(f"exit {done.returncode} after {took:.1f}s")
     assert done.returncode != 0
     assert took <= bound, f"get took {took:.1f}s on a hung server"
     lines = [line for line in done.stderr.splitlines() if line.strip()]

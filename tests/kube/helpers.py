@@ -6,12 +6,14 @@ import copy
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from console.kube import make_kube_backend
 from console.kube.backend import KubeBackend
+from tests.kube.tcp_proxy import TcpProxy
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -159,3 +161,16 @@ def backend(
         read_only=False,
         **kwargs,
     )
+
+
+def proxied_kubeconfig(lab: KubeLab, tmp_path: Path) -> tuple[TcpProxy, Path]:
+    """A copy of the lab's kubeconfig whose path to the API server goes through a
+    TcpProxy, which a test can cut or freeze. The caller closes the proxy."""
+    config = yaml.safe_load(lab.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxied.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return proxy, path

@@ -22,7 +22,7 @@ import yaml
 from console.kube import make_kube_backend, mesh
 from console.kube.backend import KubeBackend
 from console.kube.provider import KubeApi, ResourceType
-from console.model import Action, ActionError, ActionUnavailable, Rollout, RolloutRef, Seen
+from console.model import Action, ActionError, ActionUnavailable, Rollout, RolloutRef
 from tests.kube.helpers import deployment, service
 from tests.lab.kube import KubeLab
 
@@ -341,33 +341,6 @@ def test_two_concurrent_advances_take_one_step(kube_lab: KubeLab, istio_ns: str)
     assert statuses == [200, 409]  # the loser's write was refused by the server
     bodies = [b for _, api in writers for b in api.bodies]
     assert all(b["metadata"].get("resourceVersion") for b in bodies)
-
-
-def test_many_consoles_that_saw_the_same_step_advance_it_once(
-    kube_lab: KubeLab, istio_ns: str
-) -> None:
-    backends = [backend_for(kube_lab.kubeconfig, istio_ns) for _ in range(4)]
-    shown = find(backends[0], "istio", APP)
-    seen = Seen.of(shown)  # four operators looking at 10 %
-    go = threading.Barrier(len(backends))
-    errors: list[BaseException] = []
-
-    def advance(backend: KubeBackend) -> None:
-        go.wait(timeout=30)
-        try:
-            backend.act(shown.ref, Action.ADVANCE, seen=seen)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=advance, args=(b,)) for b in backends]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert len(errors) == 3, errors
-    assert all("press again" in str(e) for e in errors), errors
-    # From 10%: one step to 20%, not 20, 30, 50, 100.
-    assert vs_weights(kube_lab.get_json("virtualservice", APP, "-n", istio_ns)) == [80, 20]
 
 
 def test_stale_write_is_rejected_by_the_server(kube_lab: KubeLab, istio_ns: str) -> None:

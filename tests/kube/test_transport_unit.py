@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,23 @@ def test_429_that_never_ends_is_an_error(server: Server) -> None:
         transport(server).request("PATCH", "/x", body={"a": 1})
     assert caught.value.status == 429
     assert len(server.seen) == 6  # the first try and five waits
+
+
+def test_a_401_runs_the_exec_plugin_again_once(server: Server, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    plugin = tmp_path / "plugin"
+    plugin.write_text(
+        f"#!/bin/sh\necho run >> {runs}\n"
+        'echo \'{"kind":"ExecCredential","status":{"token":"t"}}\'\n'
+    )
+    plugin.chmod(0o755)
+    host, port = server.server_address[:2]
+    creds = Credentials(server=f"http://{host}:{port}", exec_config={"command": str(plugin)})
+    server.script = [(401, {})]
+    assert Transport(creds, timeout=5).request("GET", "/apis")["ok"] is True
+    assert runs.read_text().count("run") == 2  # the refused credential, then a fresh one
+    server.script = [(401, {}), (401, {})]
+    with pytest.raises(ApiError) as caught:
+        Transport(creds, timeout=5).request("GET", "/apis")
+    assert caught.value.status == 401  # once again, not forever
+    assert runs.read_text().count("run") == 3

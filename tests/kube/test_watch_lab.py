@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from console.kube import backend as kube_backend
 from console.model import ConnectionState, Notices, Removed, Snapshot, StreamEvent, Upserted
-from tests.kube.helpers import ARGO_READER, backend, deploy_canary, unique_ns
-from tests.kube.tcp_proxy import TcpProxy
+from tests.kube.helpers import (
+    ARGO_READER,
+    backend,
+    deploy_canary,
+    proxied_kubeconfig,
+    unique_ns,
+)
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -92,13 +96,7 @@ def test_watch_snapshot_update_delete(kube_lab: KubeLab) -> None:
 def test_disconnect_marks_stale_then_recovers(kube_lab: KubeLab, tmp_path: Path) -> None:
     ns = unique_ns("ko-cut")
     deploy_canary(kube_lab, ns, start=False)
-    config = yaml.safe_load(kube_lab.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    host, port = server.removeprefix("https://").rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
-    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-    path = tmp_path / "proxied.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
+    proxy, path = proxied_kubeconfig(kube_lab, tmp_path)
     s = Stream(backend(kube_lab, ns, kubeconfig=str(path)))
     try:
         s.wait(lambda e: isinstance(e, Snapshot), 15, "snapshot")

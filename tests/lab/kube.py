@@ -9,8 +9,10 @@ own process group with its log in the work dir, and is recorded in
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import signal
 import ssl
 import subprocess
 import urllib.request
@@ -104,7 +106,9 @@ class KubeLab:
         certs = pki.generate(self.workdir / "pki", _CLIENTS)
         self._pki = certs
         etcd_url = self._start_etcd()
+        self.etcd_url = etcd_url
         api_port = proc.free_port()
+        self._api_port = api_port
         self.server = f"https://127.0.0.1:{api_port}"
         configs = {
             stem: kubeconfig.write(
@@ -205,7 +209,9 @@ class KubeLab:
         )
         return url
 
-    def _start_apiserver(self, port: int, etcd_url: str, certs: pki.LabPKI) -> None:
+    def _start_apiserver(
+        self, port: int, etcd_url: str, certs: pki.LabPKI, extra: Sequence[str] = ()
+    ) -> None:
         child = self._spawn(
             "kube-apiserver",
             [
@@ -232,12 +238,42 @@ class KubeLab:
                 # kwok nodes also publish their name as Hostname, which does not resolve.
                 "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
+                *extra,
             ],
         )
+        self._apiserver = child
         ctx = self._client_tls()
         self._wait_ready(
             child, lambda: _http_get(f"{self.server}/readyz", ctx) == b"ok", timeout=90
         )
+
+    # --- faults: the API server killed and started again, etcd compacted ---------------
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL the API server, as a crash or an OOM kill would (an owned lab only)."""
+        if not self._owned:
+            raise RuntimeError("lab: only a lab this session started can kill its API server")
+        child = self._apiserver
+        os.killpg(child.pid, signal.SIGKILL)
+        child.popen.wait(timeout=30)
+        child.pid_path.unlink(missing_ok=True)
+        self._children.remove(child)
+
+    def start_apiserver(self, extra: Sequence[str] = ()) -> None:
+        """Start the API server again on its port, with `extra` flags (e.g.
+        ``--watch-cache=false``) after the lab's own; waits until it is ready."""
+        if self._apiserver.alive():
+            self.kill_apiserver()
+        self._start_apiserver(self._api_port, self.etcd_url, self._pki, extra)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd at its current revision (what the API server does every 5 min):
+        any watch from an older resourceVersion then gets 410 Gone. Returns the revision."""
+        key = base64.b64encode(b"/registry").decode()
+        head = json.loads(_http_post(f"{self.etcd_url}/v3/kv/range", {"key": key}))
+        revision = int(head["header"]["revision"])
+        _http_post(f"{self.etcd_url}/v3/kv/compaction", {"revision": revision, "physical": True})
+        return revision
 
     def _start_component(self, name: str, binary: Path, config: Path, extra: list[str]) -> None:
         port = proc.free_port()
@@ -488,6 +524,15 @@ def _insecure_tls() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def _http_post(url: str, body: dict[str, Any]) -> bytes:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data: bytes = response.read()
+        return data
 
 
 def _http_get(url: str, ctx: ssl.SSLContext | None = None) -> bytes:

@@ -7,7 +7,17 @@ from typing import Any
 
 from console.metrics.config import load_config
 from console.metrics.prometheus import PrometheusSource
-from console.model import Metric, Role, RolloutMetrics
+from console.model import (
+    Metric,
+    Phase,
+    ProviderKind,
+    Role,
+    Rollout,
+    RolloutMetrics,
+    RolloutRef,
+    VersionInfo,
+)
+from tests.lab.history import VersionHistory
 
 
 class Clock:
@@ -33,3 +43,16 @@ def make_source(
 def latest(m: RolloutMetrics, role: Role, metric: Metric) -> float | None:
     version = m.version(role)
     return None if version is None else version.get(metric).latest
+
+
+def pair_rollout(
+    namespace: str, stable: VersionHistory, canary: VersionHistory, name: str = "detector"
+) -> Rollout:
+    """The progressing Argo Rollout whose versions (v1, v2) a backfilled pair describes."""
+    return Rollout(
+        ref=RolloutRef("lab", namespace, name),
+        provider=ProviderKind.ARGO,
+        phase=Phase.PROGRESSING,
+        stable=VersionInfo(Role.STABLE, label="v1", pods=stable.workload.pods),
+        canary=VersionInfo(Role.CANARY, label="v2", pods=canary.workload.pods),
+    )

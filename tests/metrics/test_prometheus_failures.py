@@ -18,18 +18,14 @@ from console.model import (
     ConsoleError,
     Metric,
     MetricsState,
-    Phase,
-    ProviderKind,
     Role,
     Rollout,
-    RolloutRef,
-    VersionInfo,
 )
 from tests.lab.history import known_pair, openmetrics_history
 from tests.lab.proc import free_port
 from tests.lab.prom import PrometheusLab
 from tests.metrics.fault_proxy import FaultProxy
-from tests.metrics.helpers import Clock, latest, make_source
+from tests.metrics.helpers import Clock, latest, make_source, pair_rollout
 
 pytestmark = pytest.mark.lab
 
@@ -41,13 +37,7 @@ def _history_text() -> tuple[str, float, Rollout]:
     stable, canary = known_pair(namespace=NS)
     end = math.floor(time.time() / 60) * 60 - 900.0
     text = openmetrics_history([stable, canary], end - 1800, end, extra_labels={"job": NS})
-    rollout = Rollout(
-        ref=RolloutRef("lab", NS, "detector"),
-        provider=ProviderKind.ARGO,
-        phase=Phase.PROGRESSING,
-        stable=VersionInfo(Role.STABLE, label="v1", pods=stable.workload.pods),
-        canary=VersionInfo(Role.CANARY, label="v2", pods=canary.workload.pods),
-    )
+    rollout = pair_rollout(NS, stable, canary)
     return text, end - 600, rollout
 
 

@@ -32,7 +32,7 @@ from console.model import (
 )
 from tests.lab.history import expected_quantile, known_pair, openmetrics_history
 from tests.lab.prom import PrometheusLab
-from tests.metrics.helpers import Clock, latest, make_source
+from tests.metrics.helpers import Clock, latest, make_source, pair_rollout
 
 pytestmark = pytest.mark.lab
 
@@ -63,13 +63,7 @@ def history(prom_lab: PrometheusLab) -> dict[str, Any]:
     text = relabel_dcgm(text, NS_RELABEL)
     assert 'exported_pod="ocr-v2-0"' in text
     prom_lab.backfill(text)
-    detector = Rollout(
-        ref=RolloutRef("lab", NS, "detector"),
-        provider=ProviderKind.ARGO,
-        phase=Phase.PROGRESSING,
-        stable=VersionInfo(Role.STABLE, label="v1", pods=stable.workload.pods),
-        canary=VersionInfo(Role.CANARY, label="v2", pods=canary.workload.pods),
-    )
+    detector = pair_rollout(NS, stable, canary)
     ocr = Rollout(  # relabelled GPU series; the canary's pods found by pod-template hash
         ref=RolloutRef("lab", NS_RELABEL, "ocr"),
         provider=ProviderKind.ARGO,
