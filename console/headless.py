@@ -91,6 +91,20 @@ def rollout_json(r: Rollout) -> dict[str, Any]:
         "canary": _version_json(r.canary),
         "warnings": list(r.warnings),
         "unavailable": [{"action": a.value, "reason": why} for a, why in r.unavailable],
+        "replicas": (
+            None
+            if r.replicas is None
+            else {
+                "desired": r.replicas.desired,
+                "current": r.replicas.current,
+                "updated": r.replicas.updated,
+                "ready": r.replicas.ready,
+                "available": r.replicas.available,
+            }
+        ),
+        "route": (
+            None if r.route is None else {"stable": r.route.stable, "canary": r.route.canary}
+        ),
         "extra": dict(r.extra),
     }
 
@@ -108,14 +122,9 @@ def list_json(rollouts: Sequence[Rollout]) -> dict[str, Any]:
 
 def _counts(r: Rollout) -> tuple[str, str, str, str]:
     """READY (ready/current), DESIRED, UP-TO-DATE, AVAILABLE."""
-    extra = dict(r.extra)
-    if "desired" in extra:
-        return (
-            f"{extra.get('ready', '0')}/{extra.get('current', '0')}",
-            extra["desired"],
-            extra.get("updated", "0"),
-            extra.get("available", "0"),
-        )
+    if r.replicas is not None:
+        n = r.replicas
+        return f"{n.ready}/{n.current}", str(n.desired), str(n.updated), str(n.available)
     versions = [v for v in (r.stable, r.canary) if v is not None]
     ready = sum(v.ready for v in versions)
     desired = sum(v.desired for v in versions)

@@ -239,6 +239,26 @@ class RolloutRef:
 
 
 @dataclass(frozen=True)
+class Replicas:
+    """The workload's pod counts, as `kubectl argo rollouts list rollouts` prints them."""
+
+    desired: int
+    current: int
+    updated: int
+    ready: int
+    available: int
+
+
+@dataclass(frozen=True)
+class RouteSides:
+    """The two destinations of a mesh route's split, by name (a DestinationRule subset,
+    or a Service backendRef): what an action on the route must find unchanged."""
+
+    stable: str
+    canary: str
+
+
+@dataclass(frozen=True)
 class Rollout:
     ref: RolloutRef
     provider: ProviderKind
@@ -268,6 +288,12 @@ class Rollout:
     #: auto-abort armed: error-rate, latency" (Argo) or Flagger's failed checks against
     #: its threshold. "" = the controller will not roll back on its own.
     auto_rollback: str = ""
+    #: Argo's status counts (None where the provider has none: the versions carry theirs).
+    replicas: Replicas | None = None
+    #: Mesh canaries: the split's two destinations as last read.
+    route: RouteSides | None = None
+    #: Details for `get -o json` only: nothing on screen and no action reads them, which
+    #: is why a change only here is no reason to redraw.
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def annotation(self, key: str) -> str | None:

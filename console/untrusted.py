@@ -160,6 +160,8 @@ def _already_clean(r: Rollout) -> bool:
     if any(len(text) > FIELD_LIMIT for text in free):
         return False
     texts = [r.ref.cluster, r.ref.namespace, r.ref.name, *free, *(k for k, _ in r.extra)]
+    if r.route is not None:
+        texts += (r.route.stable, r.route.canary)
     for v in (r.stable, r.canary):
         if v is not None:
             texts += (v.revision, v.pod_hash, v.label, v.workload, *v.pods)
@@ -180,8 +182,14 @@ def clean_rollout(r: Rollout) -> Rollout:
     warnings = tuple(_field(w) for w in r.warnings)
     unavailable = tuple((a, _field(why)) for a, why in r.unavailable)
     extra = tuple((clean_line(k), _field(v)) for k, v in r.extra)
+    route = r.route
+    if route is not None and not _same(
+        (clean_line(route.stable), clean_line(route.canary)), (route.stable, route.canary)
+    ):
+        route = replace(route, stable=clean_line(route.stable), canary=clean_line(route.canary))
     if (
         ref is r.ref
+        and route is r.route
         and stable is r.stable
         and canary is r.canary
         and message is r.message
@@ -202,6 +210,7 @@ def clean_rollout(r: Rollout) -> Rollout:
         steps=steps,
         warnings=warnings,
         unavailable=unavailable,
+        route=route,
         extra=extra,
     )
 

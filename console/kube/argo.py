@@ -44,6 +44,7 @@ from console.model import (
     Image,
     Phase,
     ProviderKind,
+    Replicas,
     Role,
     Rollout,
     RolloutRef,
@@ -640,11 +641,6 @@ def to_rollout(
             if dig(ro, "spec", "strategy", "blueGreen")
             else "unknown",
         ),
-        ("desired", str(desired)),
-        ("current", str(_int(dig(ro, "status", "replicas")))),
-        ("ready", str(_int(dig(ro, "status", "readyReplicas")))),
-        ("updated", str(_int(dig(ro, "status", "updatedReplicas")))),
-        ("available", str(_int(dig(ro, "status", "availableReplicas")))),
         ("generation", str(dig(ro, "metadata", "generation", default=""))),
         ("observedGeneration", str(dig(ro, "status", "observedGeneration", default=""))),
     )
@@ -675,6 +671,13 @@ def to_rollout(
         annotations=console_annotations(ro),
         analysis=analysis,
         auto_rollback=auto_abort_text(analysis),
+        replicas=Replicas(
+            desired=desired,
+            current=_int(dig(ro, "status", "replicas")),
+            updated=_int(dig(ro, "status", "updatedReplicas")),
+            ready=_int(dig(ro, "status", "readyReplicas")),
+            available=_int(dig(ro, "status", "availableReplicas")),
+        ),
         extra=extra,
     )
 

@@ -90,6 +90,7 @@ from console.model import (
     Role,
     Rollout,
     RolloutRef,
+    RouteSides,
     VersionInfo,
 )
 from console.untrusted import clean_line, clip, quote
@@ -883,6 +884,7 @@ def build_rollout(
         warnings=tuple(dict.fromkeys(warnings)),
         unavailable=tuple(unavailable.items()),
         annotations=console_annotations(obj),
+        route=RouteSides(split.stable.name, split.canary.name),
         extra=tuple(extra),
     )
 
@@ -966,7 +968,7 @@ class _MeshProvider:
 
     def act(self, api: KubeApi, rollout: Rollout, obj: Obj, action: Action) -> ActionResult:
         ns, name = meta(obj)
-        known_stable = dict(rollout.extra).get(_EXTRA_STABLE, "")
+        known_stable = rollout.route.stable if rollout.route else ""
         if action is Action.PAUSE:
             if pause_state(obj).paused:
                 text = pause_state(obj).text
@@ -1011,7 +1013,7 @@ class _MeshProvider:
                     action,
                     f"{rollout.ref.short} no longer has a two-way split the console can drive.",
                 )
-            shown = (known_stable, dict(rollout.extra).get(_EXTRA_CANARY, ""))
+            shown = (known_stable, rollout.route.canary if rollout.route else "")
             if all(shown) and (split.stable.name, split.canary.name) != shown:
                 # The route changed shape or its stable annotation since the
                 # operator looked: acting on a different pair is not what they chose.

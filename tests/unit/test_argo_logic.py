@@ -227,7 +227,8 @@ def test_rollout_model_mid_canary() -> None:
     assert r.canary.images[0].tag == "2.13.0-gpu"
     assert r.canary.pods == ("c-1",)
     assert r.warnings == ()
-    assert dict(r.extra)["ready"] == "5"
+    assert r.replicas is not None and r.replicas.ready == 5  # typed, not in `extra`
+    assert "ready" not in dict(r.extra)
 
 
 def test_actual_weight_without_traffic_routing_uses_canary_rs_availability() -> None:

@@ -86,3 +86,20 @@ def test_step_label_reads_as_the_argo_plugin_prints_it() -> None:
     # `get`'s table and the TUI's STEP column read the same property.
     lines = table([never_reconciled, mid, broken], clusters=False).splitlines()
     assert [line.split()[4] for line in lines[1:]] == ["-", "1/2", "99/2"]
+
+
+def test_what_get_and_actions_read_is_typed_and_compared() -> None:
+    from console.model import Replicas, RouteSides
+
+    base = replace(
+        _rollout(Phase.HEALTHY),
+        replicas=Replicas(desired=4, current=4, updated=4, ready=4, available=4),
+        route=RouteSides("v1", "v2"),
+    )
+    # A change in counts or in the route's sides is a change the store must pass on ...
+    assert replace(base, replicas=replace(base.replicas, ready=3)) != base  # type: ignore[type-var]
+    assert replace(base, route=RouteSides("v2", "v1")) != base
+    # ... while `extra` is for `get -o json` only.
+    assert replace(base, extra=(("note", "x"),)) == base
+    [row] = table([base], clusters=False).splitlines()[1:]
+    assert row.split()[7:11] == ["4/4", "4", "4", "4"]
