@@ -40,7 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_kube import manifests  # noqa: E402
+from tests.bench.bench_kube import FIRST_SNAPSHOT, manifests  # noqa: E402
 from tests.lab.kube import KubeLab  # noqa: E402
 
 # The watching backend: counts raw watch events (the client's generator, the same in
@@ -77,20 +77,6 @@ for event in b.watch(stop):
         counts["rollouts"] = len(event.rollouts)
     elif isinstance(event, Upserted):
         counts["upserted"] += 1
-"""
-
-FIRST_SNAPSHOT = """
-import sys, threading, time
-t0 = float(sys.argv[1])
-from console.kube import make_kube_backend
-from console.model import Snapshot
-b = make_kube_backend(sys.argv[2], [], None, True, False)
-stop = threading.Event()
-for event in b.watch(stop):
-    if isinstance(event, Snapshot):
-        print(len(event.rollouts), time.time() - t0)
-        break
-stop.set()
 """
 
 # Where a first list's time goes, serially in one thread so cProfile sees all of it:
