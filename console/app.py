@@ -41,9 +41,11 @@ from console.model import (
     Action,
     ConsoleError,
     Notices,
+    Removed,
     Rollout,
     RolloutRef,
     Seen,
+    Snapshot,
     format_duration,
 )
 from console.screens.confirm import ConfirmScreen
@@ -298,12 +300,23 @@ class RolloutConsoleApp(App[int]):
                 for text in event.messages:
                     if text not in said:
                         self.say(text, severity="warning", timeout=10)
-            self.store.apply(event)
+            if isinstance(event, Removed | Snapshot):
+                before = set(self.store.rollouts)
+                self.store.apply(event)
+                self._forget_metrics(before - set(self.store.rollouts))
+            else:
+                self.store.apply(event)
         if first and self.store.rollouts:
             # The first list is drawn at once; later changes are coalesced by the
             # redraw interval (a busy cluster sends many events a second).
             self.redraw_if_changed()
             self.run_guard()  # a verdict now, not one interval later
+
+    def _forget_metrics(self, gone: set[str]) -> None:
+        """Deleted rollouts: the metrics source drops what it kept for them too."""
+        forget = getattr(self.metrics_source, "forget", None)
+        if gone and forget is not None:
+            forget(gone)
 
     def on_metrics_fetched(self, message: MetricsFetched) -> None:
         self.store.set_metrics(message.metrics)

@@ -8,12 +8,13 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.theme import Theme
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowKey
 
 from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
@@ -303,9 +304,7 @@ class RolloutTable(DataTable[Text]):
         if not present and self.row_count:
             self.clear()
             self._shown = {}
-        for key in present - set(keys):
-            self.remove_row(key)
-            self._shown.pop(key, None)
+        self._remove_rows(present - set(keys))
         self._write_rows([k for k in in_place if k in present])
         for key in keys:
             if key in present:
@@ -319,6 +318,31 @@ class RolloutTable(DataTable[Text]):
         self._keys = keys
         if selected is not None and selected in unique:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def _remove_rows(self, gone: set[str]) -> None:
+        """Remove these rows at once. DataTable.remove_row re-indexes every row for each
+        row removed: a filter that narrows 1,000 rows to 10 took seconds a key."""
+        if not gone:
+            return
+        for key in gone:
+            row_key = RowKey(key)
+            for column_key in self._data.get(row_key, {}):
+                self._updated_cells.discard(CellKey(row_key, column_key))
+            self.rows.pop(row_key, None)
+            self._data.pop(row_key, None)
+            self._shown.pop(key, None)
+        kept = sorted(
+            (k for k in self._row_locations if k.value not in gone),
+            key=lambda k: self._row_locations.get(k) or 0,
+        )
+        self._row_locations = TwoWayDict({k: i for i, k in enumerate(kept)})
+        self._require_update_dimensions = True
+        self.check_idle()
+        # What remove_row does after its removal: the cursor stays in range.
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
 
     def _compute_cells(self, unique: dict[str, Rollout], now: float, colours: Palette) -> set[str]:
         """Each row's cells at their natural width; the keys whose cells changed."""
