@@ -11,6 +11,7 @@ output and the audit log); cleaning clean text costs one scan.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -29,15 +30,16 @@ from console.model import (
 )
 from console.untrusted import clean_line, clean_ref, clean_rollout
 
-#: Change-log lines kept per rollout: the detail screen shows the newest few dozen,
-#: and a rollout that changes every few seconds would otherwise fill memory with
-#: lines nobody scrolls back to.
-LOG_LENGTH = 200
+#: Change-log lines kept per rollout. The detail view shows the newest 8; a rollout
+#: that changes every few seconds would otherwise fill memory with lines nobody
+#: reads.
+LOG_LENGTH = 100
 #: Change-log lines kept for all rollouts together. Per rollout alone is not a
-#: bound: 1,000 rollouts x LOG_LENGTH is 200,000 lines (~50 MB), reached after an
-#: hour of churn. The oldest lines go first, whichever rollout they belong to, so
-#: a quiet rollout's history can be evicted by busy ones; ~6 MB at this size.
-LOG_TOTAL = 20_000
+#: bound that holds: 1,000 rollouts x LOG_LENGTH is 100,000 lines (~25 MB),
+#: reached after half an hour at 50 changes/s. The oldest lines go first,
+#: whichever rollout they belong to, so a quiet rollout's history can be evicted
+#: by busy ones; ~2.5 MB at this size.
+LOG_TOTAL = 10_000
 #: Guard decisions kept for the UI (the audit log keeps them all).
 DECISIONS_KEPT = 100
 
@@ -182,6 +184,8 @@ class RolloutStore:
         self.version += 1
 
     def _log(self, key: str, text: str, at: float, kind: str = "status") -> None:
+        # One string per rollout key, not one per line (keys are rebuilt per event).
+        key = sys.intern(key)
         log = self.logs.setdefault(key, deque(maxlen=LOG_LENGTH))
         entry = LogEntry(at, key, text, kind)
         log.append(entry)

@@ -48,6 +48,7 @@ from tests.lab.kube import KubeLab  # noqa: E402
 WIDTH, HEIGHT = 160, 48
 PREFIX = "soak-"
 IMAGE = "registry.example/serving"
+THREADS = 16
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -110,7 +111,10 @@ class Patcher:
         self.n_rollouts, self.n_namespaces, self.rate = n_rollouts, n_namespaces, rate
         self.sent = self.failed = self.late = 0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._start = 0.0
+        self._i = 0
 
     def body(self, i: int) -> dict[str, Any]:
         j = (i * 7919) % self.n_rollouts  # spread over rollouts and namespaces
@@ -124,28 +128,42 @@ class Patcher:
         return {"metadata": {"annotations": {"rollout-console.io/soak": f"change {i}"}}}
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._start = time.monotonic()
+        # Several connections: one patch waits for etcd, and a loaded API server
+        # answers one connection at well under 50 a second.
+        for _ in range(THREADS):
+            thread = threading.Thread(target=self._run, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _next(self) -> int:
+        with self._lock:
+            i = self._i
+            self._i += 1
+            return i
+
+    def _connect(self) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=10)
 
     def _run(self) -> None:
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=10)
-        start = time.monotonic()
-        i = 0
+        conn = self._connect()
         while not self._stop.is_set():
-            due = start + i / self.rate
-            delay = due - time.monotonic()
+            i = self._next()
+            delay = self._start + i / self.rate - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
             elif delay < -1.0:
-                self.late += 1
+                with self._lock:
+                    self.late += 1
             j = (i * 7919) % self.n_rollouts
             ns, name = where(j, self.n_namespaces)
             path = f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}"
+            ok = False
             try:
                 conn.request(
                     "PATCH",
@@ -155,16 +173,13 @@ class Patcher:
                 )
                 response = conn.getresponse()
                 response.read()
-                if response.status >= 300:
-                    self.failed += 1
+                ok = response.status < 300
             except (OSError, http.client.HTTPException):
-                self.failed += 1
                 conn.close()
-                conn = http.client.HTTPSConnection(
-                    self.host, self.port, context=self.ctx, timeout=10
-                )
-            self.sent += 1
-            i += 1
+                conn = self._connect()
+            with self._lock:
+                self.sent += 1
+                self.failed += not ok
         conn.close()
 
 
@@ -231,8 +246,13 @@ def type_query(tmux: TmuxSession, query: str, timeout: float = 20) -> list[float
         latencies.append(time.monotonic() - start)
     # The list must end up narrowed to the one rollout typed (the filter applied).
     tmux.wait_text("1 of ", timeout=timeout)
+    # Enter leaves the box for the table, where escape clears the filter.
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "1 of " in s and "svc-model" in s, "back in the table", timeout)
     tmux.keys("Escape")
-    tmux.wait_for(lambda s: "filter: words match" not in s, "the filter box closed", timeout)
+    tmux.wait_for(
+        lambda s: "filter:" not in (s.splitlines() or [""])[0], "the filter cleared", timeout
+    )
     return latencies
 
 
