@@ -29,6 +29,7 @@ from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.guard.loop import Guard
 from console.guard.verdicts import DecisionKind, GuardStatus
+from console.memory import trim
 from console.messages import (
     ActionFinished,
     GuardEvaluated,
@@ -60,6 +61,9 @@ from themes import register_themes
 REDRAW_S = 0.5
 #: Ticks that only move clocks: ages, countdowns, stale ages.
 CLOCK_S = 1.0
+#: How often freed heap memory is handed back (console/memory.py): RSS then shows
+#: what is in use, not the high-water mark of the busiest minute.
+TRIM_S = 60.0
 #: How often an in-cluster guard's Lease is read for the status line.
 GUARD_STATUS_S = 15.0
 #: Guard decisions that pop up: the evidence is the point, so they stay a while.
@@ -160,6 +164,7 @@ class RolloutConsoleApp(App[int]):
                 self.set_interval(GUARD_STATUS_S, self.read_guard_statuses)
         self.set_interval(REDRAW_S, self.redraw_if_changed)
         self.set_interval(CLOCK_S, self.tick_clocks)
+        self.set_interval(TRIM_S, trim)
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -65,6 +65,16 @@ _VERDICT_WORDS = {
     GateState.ERROR: "",
 }
 
+#: Rendered cells kept by identity: a 200-line screen of 9 columns, twice (the rows
+#: that moved off and back on), so a redraw that changes a few rows re-renders those.
+CELLS_KEPT = 4096
+#: Rendered lines kept by identity: a screen of rows at the tallest terminals, twice.
+LINES_KEPT = 512
+#: Sizes of DataTable's own per-update caches (see RolloutTable.__init__): a frame's
+#: worth, at the tallest terminals.
+DATATABLE_CELLS_KEPT = 2048
+DATATABLE_ROWS_KEPT = 256
+
 Cells = tuple[Text, ...]
 SegmentLines = list[list[Segment]]
 
@@ -127,7 +137,17 @@ class RolloutTable(DataTable[Text]):
         self._narrow: bool | None = None
         self._palette: Palette | None = None
         self._last: tuple[Sequence[Rollout], float, bool, Mapping[str, Verdict]] | None = None
-        self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
+        # DataTable's own render caches key on its update counter, which moves on every
+        # change, so under churn they fill with dead entries up to their sizes (10,000
+        # cells, 1,000 rows and lines: tens of MB). The identity-keyed caches below
+        # answer across updates; a frame needs at most a screenful in these.
+        self._cell_render_cache = LRUCache(DATATABLE_CELLS_KEPT)
+        self._row_render_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._row_renderable_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._line_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(
+            CELLS_KEPT
+        )
         self._widths: tuple[int, ...] = ()
         #: Natural (uncut) cell widths per row; the fitted column widths; what is shown.
         self._natural_w: dict[str, tuple[int, ...]] = {}
@@ -135,7 +155,9 @@ class RolloutTable(DataTable[Text]):
         self._shown: dict[str, Cells] = {}
         self._shown_width = 0
         self._sort_mark: tuple[str, bool] | None = None
-        self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
+        self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(
+            LINES_KEPT
+        )
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)

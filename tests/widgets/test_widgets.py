@@ -256,6 +256,33 @@ def test_table_narrowed_to_a_few_rows_and_back_keeps_order_and_cursor() -> None:
     run(scenario())
 
 
+def test_table_render_caches_stay_within_their_caps_under_churn() -> None:
+    from widgets import rollout_table as rt
+
+    async def scenario() -> None:
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(160, 60)) as pilot:
+            rollouts = [rollout(f"model-{i:03}", age_s=100 + i) for i in range(120)]
+            for turn in range(40):
+                rollouts = [
+                    dataclasses.replace(r, set_weight=(turn + i) % 100, actual_weight=turn % 100)
+                    for i, r in enumerate(rollouts)
+                ]
+                table.show(rollouts, NOW + turn)
+                await pilot.pause()
+            # 40 screens of 59 changed rows x 9 cells were drawn: past every cap.
+            assert len(table._cell_lines) <= rt.CELLS_KEPT
+            assert len(table._row_lines) <= rt.LINES_KEPT
+            assert len(table._cell_render_cache) <= rt.DATATABLE_CELLS_KEPT
+            assert len(table._row_render_cache) <= rt.DATATABLE_ROWS_KEPT
+            assert len(table._line_cache) <= rt.DATATABLE_ROWS_KEPT
+            assert len(table._cell_render_cache) == rt.DATATABLE_CELLS_KEPT, "the cap was reached"
+            assert "model-000" in screen_text(app)
+
+    run(scenario())
+
+
 # --- TrafficBar ------------------------------------------------------------------
 
 
