@@ -29,6 +29,7 @@ from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.guard.loop import Guard
 from console.guard.verdicts import DecisionKind, GuardStatus
+from console.memory import trim
 from console.messages import (
     ActionFinished,
     GuardEvaluated,
@@ -41,9 +42,12 @@ from console.model import (
     Action,
     ConsoleError,
     Notices,
+    Removed,
     Rollout,
     RolloutRef,
     Seen,
+    Snapshot,
+    StreamEvent,
     format_duration,
 )
 from console.screens.confirm import ConfirmScreen
@@ -57,6 +61,9 @@ from themes import register_themes
 REDRAW_S = 0.5
 #: Ticks that only move clocks: ages, countdowns, stale ages.
 CLOCK_S = 1.0
+#: How often freed heap memory is handed back (console/memory.py): RSS then shows
+#: what is in use, not the high-water mark of the busiest minute.
+TRIM_S = 60.0
 #: How often an in-cluster guard's Lease is read for the status line.
 GUARD_STATUS_S = 15.0
 #: Guard decisions that pop up: the evidence is the point, so they stay a while.
@@ -124,6 +131,10 @@ class RolloutConsoleApp(App[int]):
         self._start_workers = start_workers
         self._handle_signals = handle_signals
         self._drawn_version = -1
+        #: Stream events from the watch worker not yet applied (see watch_rollouts).
+        self._stream_lock = threading.Lock()
+        self._stream_buffer: list[StreamEvent] = []
+        self._stream_posted = False
         self.guard = guard
         #: Now, on the clock the guard's times are on: ages of verdicts and decisions.
         self.guard_now: Callable[[], float] = guard_clock or clock
@@ -153,6 +164,7 @@ class RolloutConsoleApp(App[int]):
                 self.set_interval(GUARD_STATUS_S, self.read_guard_statuses)
         self.set_interval(REDRAW_S, self.redraw_if_changed)
         self.set_interval(CLOCK_S, self.tick_clocks)
+        self.set_interval(TRIM_S, trim)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -177,7 +189,22 @@ class RolloutConsoleApp(App[int]):
         for event in self.backend.watch(self._stop):
             if self._stop.is_set():
                 return
-            self.post_message(StreamReceived([event]))
+            # Events wait in a buffer, with at most one message in the app's queue
+            # to fetch them. A message per event queued keys behind every change
+            # not yet applied: at 50 changes/s on a busy machine a key waited seconds.
+            with self._stream_lock:
+                self._stream_buffer.append(event)
+                if self._stream_posted:
+                    continue
+                self._stream_posted = True
+            self.post_message(StreamReceived([]))
+
+    def _take_stream_buffer(self) -> list[StreamEvent]:
+        with self._stream_lock:
+            events = list(self._stream_buffer)
+            self._stream_buffer.clear()
+            self._stream_posted = False
+        return events
 
     @property
     def metrics_period_s(self) -> float:
@@ -290,7 +317,7 @@ class RolloutConsoleApp(App[int]):
 
     def on_stream_received(self, message: StreamReceived) -> None:
         first = not self.store.rollouts
-        for event in message.events:
+        for event in [*message.events, *self._take_stream_buffer()]:
             if isinstance(event, Notices):
                 # Said once, in full, where it wraps; the status line keeps a count
                 # and the help screen lists them.
@@ -298,12 +325,23 @@ class RolloutConsoleApp(App[int]):
                 for text in event.messages:
                     if text not in said:
                         self.say(text, severity="warning", timeout=10)
-            self.store.apply(event)
+            if isinstance(event, Removed | Snapshot):
+                before = set(self.store.rollouts)
+                self.store.apply(event)
+                self._forget_metrics(before - set(self.store.rollouts))
+            else:
+                self.store.apply(event)
         if first and self.store.rollouts:
             # The first list is drawn at once; later changes are coalesced by the
             # redraw interval (a busy cluster sends many events a second).
             self.redraw_if_changed()
             self.run_guard()  # a verdict now, not one interval later
+
+    def _forget_metrics(self, gone: set[str]) -> None:
+        """Deleted rollouts: the metrics source drops what it kept for them too."""
+        forget = getattr(self.metrics_source, "forget", None)
+        if gone and forget is not None:
+            forget(gone)
 
     def on_metrics_fetched(self, message: MetricsFetched) -> None:
         self.store.set_metrics(message.metrics)

@@ -375,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     app = build_app(args, backend, metrics, wiring)
+    from console.memory import limit_arenas
+
+    limit_arenas()  # before the app's worker threads start
     try:
         app.run()
     finally:

@@ -11,6 +11,7 @@ output and the audit log); cleaning clean text costs one scan.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -29,12 +30,21 @@ from console.model import (
 )
 from console.untrusted import clean_line, clean_ref, clean_rollout
 
-LOG_LENGTH = 200
+#: Change-log lines kept per rollout. The detail view shows the newest 8; a rollout
+#: that changes every few seconds would otherwise fill memory with lines nobody
+#: reads.
+LOG_LENGTH = 100
+#: Change-log lines kept for all rollouts together. Per rollout alone is not a
+#: bound that holds: 1,000 rollouts x LOG_LENGTH is 100,000 lines (~25 MB),
+#: reached after half an hour at 50 changes/s. The oldest lines go first,
+#: whichever rollout they belong to, so a quiet rollout's history can be evicted
+#: by busy ones; ~2.5 MB at this size.
+LOG_TOTAL = 10_000
 #: Guard decisions kept for the UI (the audit log keeps them all).
 DECISIONS_KEPT = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogEntry:
     at: float
     key: str
@@ -51,6 +61,9 @@ class RolloutStore:
     #: Standing problems by cluster (a kind the identity may not list, no CRDs).
     notices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     logs: dict[str, deque[LogEntry]] = field(default_factory=dict)
+    #: Every logged line in order, for the LOG_TOTAL bound (a line a rollout's own
+    #: deque or a removal dropped already is skipped when it falls off here).
+    _log_order: deque[LogEntry] = field(default_factory=deque, repr=False)
     #: The guard's newest verdict per rollout key (only rollouts with a canary).
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     #: The guard's decisions, newest last, bounded.
@@ -72,8 +85,7 @@ class RolloutStore:
             for key in list(self.rollouts):
                 in_scope = not event.cluster or self.rollouts[key].ref.cluster == event.cluster
                 if in_scope and key not in keep:
-                    self._log(key, "removed", now)
-                    del self.rollouts[key]
+                    self._forget(key)
                     changed = True
             for rollout in event.rollouts:
                 changed |= self._upsert(rollout, now)
@@ -82,8 +94,7 @@ class RolloutStore:
         elif isinstance(event, Removed):
             key = clean_ref(event.ref).key
             if key in self.rollouts:
-                del self.rollouts[key]
-                self._log(key, "deleted", now)
+                self._forget(key)
                 changed = True
         elif isinstance(event, ConnectionState):
             event = replace(event, message=clean_line(event.message))
@@ -119,10 +130,22 @@ class RolloutStore:
             self._log(key, text, now)
         return True
 
+    def _forget(self, key: str) -> None:
+        """A rollout that is gone takes its history with it: with rollouts created
+        and deleted all day (one per model version, CI namespaces) the console would
+        otherwise keep every one it ever saw."""
+        del self.rollouts[key]
+        self.logs.pop(key, None)
+        self.metrics.pop(key, None)
+        self.verdicts.pop(key, None)
+
     # --- metrics and actions ----------------------------------------------
 
     def set_metrics(self, fetched: dict[str, RolloutMetrics]) -> None:
-        self.metrics.update((key, _clean_metrics(m)) for key, m in fetched.items())
+        # A fetch started before a rollout was deleted must not bring its series back.
+        self.metrics.update(
+            (key, _clean_metrics(m)) for key, m in fetched.items() if key in self.rollouts
+        )
         self.version += 1
 
     def set_guard_report(
@@ -161,8 +184,25 @@ class RolloutStore:
         self.version += 1
 
     def _log(self, key: str, text: str, at: float, kind: str = "status") -> None:
+        # One string per rollout key, not one per line (keys are rebuilt per event).
+        key = sys.intern(key)
         log = self.logs.setdefault(key, deque(maxlen=LOG_LENGTH))
-        log.append(LogEntry(at, key, text, kind))
+        entry = LogEntry(at, key, text, kind)
+        log.append(entry)
+        order = self._log_order
+        order.append(entry)
+        while len(order) > LOG_TOTAL:
+            oldest = order.popleft()
+            # Lines are logged in order, so the oldest line left is its rollout's first.
+            own = self.logs.get(oldest.key)
+            if own and own[0] is oldest:
+                own.popleft()
+                if not own:
+                    del self.logs[oldest.key]
+
+    def log_size(self) -> int:
+        """Lines held for all rollouts (what LOG_TOTAL bounds)."""
+        return sum(len(log) for log in self.logs.values())
 
     # --- reading ------------------------------------------------------------
 

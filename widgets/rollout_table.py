@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.theme import Theme
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowKey
 
 from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
@@ -63,6 +64,16 @@ _VERDICT_WORDS = {
     GateState.STALE: "",
     GateState.ERROR: "",
 }
+
+#: Rendered cells kept by identity: a 200-line screen of 9 columns, twice (the rows
+#: that moved off and back on), so a redraw that changes a few rows re-renders those.
+CELLS_KEPT = 4096
+#: Rendered lines kept by identity: a screen of rows at the tallest terminals, twice.
+LINES_KEPT = 512
+#: Sizes of DataTable's own per-update caches (see RolloutTable.__init__): a frame's
+#: worth, at the tallest terminals.
+DATATABLE_CELLS_KEPT = 2048
+DATATABLE_ROWS_KEPT = 256
 
 Cells = tuple[Text, ...]
 SegmentLines = list[list[Segment]]
@@ -126,7 +137,17 @@ class RolloutTable(DataTable[Text]):
         self._narrow: bool | None = None
         self._palette: Palette | None = None
         self._last: tuple[Sequence[Rollout], float, bool, Mapping[str, Verdict]] | None = None
-        self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(4096)
+        # DataTable's own render caches key on its update counter, which moves on every
+        # change, so under churn they fill with dead entries up to their sizes (10,000
+        # cells, 1,000 rows and lines: tens of MB). The identity-keyed caches below
+        # answer across updates; a frame needs at most a screenful in these.
+        self._cell_render_cache = LRUCache(DATATABLE_CELLS_KEPT)
+        self._row_render_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._row_renderable_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._line_cache = LRUCache(DATATABLE_ROWS_KEPT)
+        self._cell_lines: LRUCache[tuple[Any, ...], tuple[object, SegmentLines]] = LRUCache(
+            CELLS_KEPT
+        )
         self._widths: tuple[int, ...] = ()
         #: Natural (uncut) cell widths per row; the fitted column widths; what is shown.
         self._natural_w: dict[str, tuple[int, ...]] = {}
@@ -134,7 +155,9 @@ class RolloutTable(DataTable[Text]):
         self._shown: dict[str, Cells] = {}
         self._shown_width = 0
         self._sort_mark: tuple[str, bool] | None = None
-        self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(512)
+        self._row_lines: LRUCache[tuple[Any, ...], tuple[tuple[object, ...], Strip]] = LRUCache(
+            LINES_KEPT
+        )
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -189,6 +212,15 @@ class RolloutTable(DataTable[Text]):
         lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         self._cell_lines[key] = (value, lines)
         return lines
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # DataTable measures every cell of every new row through Rich (~0.25 ms a
+        # cell) to size auto-width columns: 2-3 s when a cleared filter brings back
+        # 1,000 rows. Once show() has fitted the widths no column is auto-width and
+        # rows are one line high, so those measurements would change nothing.
+        if self._fit and not any(column.auto_width for column in self.columns.values()):
+            new_rows = ()
+        super()._update_dimensions(new_rows)
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         # Same idea one level up: DataTable's line cache is also keyed on the
@@ -285,7 +317,7 @@ class RolloutTable(DataTable[Text]):
             self._sources.pop(key, None)
             self._cells.pop(key, None)
             self._natural_w.pop(key, None)
-        changed = self._compute_cells(unique, now, colours)
+        changed = self._compute_cells(unique, now, colours, self._near_view(keys))
         fit = self._layout(keys)
         if fit != self._fit:
             self._apply_widths(fit)
@@ -303,9 +335,7 @@ class RolloutTable(DataTable[Text]):
         if not present and self.row_count:
             self.clear()
             self._shown = {}
-        for key in present - set(keys):
-            self.remove_row(key)
-            self._shown.pop(key, None)
+        self._remove_rows(present - set(keys))
         self._write_rows([k for k in in_place if k in present])
         for key in keys:
             if key in present:
@@ -320,21 +350,79 @@ class RolloutTable(DataTable[Text]):
         if selected is not None and selected in unique:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
-    def _compute_cells(self, unique: dict[str, Rollout], now: float, colours: Palette) -> set[str]:
-        """Each row's cells at their natural width; the keys whose cells changed."""
+    def _remove_rows(self, gone: set[str]) -> None:
+        """Remove these rows at once. DataTable.remove_row re-indexes every row for each
+        row removed: a filter that narrows 1,000 rows to 10 took seconds a key."""
+        if not gone:
+            return
+        for key in gone:
+            row_key = RowKey(key)
+            for column_key in self._data.get(row_key, {}):
+                self._updated_cells.discard(CellKey(row_key, column_key))
+            self.rows.pop(row_key, None)
+            self._data.pop(row_key, None)
+            self._shown.pop(key, None)
+        kept = sorted(
+            (k for k in self._row_locations if k.value not in gone),
+            key=lambda k: self._row_locations.get(k) or 0,
+        )
+        self._row_locations = TwoWayDict({k: i for i, k in enumerate(kept)})
+        self._require_update_dimensions = True
+        self.check_idle()
+        # What remove_row does after its removal: the cursor stays in range.
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+
+    def _near_view(self, keys: Sequence[str]) -> set[str] | None:
+        """The rows on screen and a screen either side (None: all, not laid out yet)."""
+        height = self.size.height
+        if not height:
+            return None
+        top = int(self.scroll_offset.y)
+        return set(keys[max(0, top - height) : top + 2 * height])
+
+    def _compute_cells(
+        self,
+        unique: dict[str, Rollout],
+        now: float,
+        colours: Palette,
+        near: set[str] | None = None,
+    ) -> set[str]:
+        """Each row's cells at their natural width; the keys whose cells changed.
+
+        Rows whose only change is their AGE are updated when `near` the view (None:
+        all): under an hour old every age moves every second, and rows nobody sees
+        cost most of a 1,000-row list's CPU. A row scrolled into view shows its age
+        at the next tick (at most a second late)."""
         changed: set[str] = set()
         for key, rollout in unique.items():
-            age = _age(rollout, now)
             verdict = self._verdict_key(key)
             source = self._sources.get(key)
             # Rollouts are frozen dataclasses: equal means every cell is equal.
             if (
                 source is not None
-                and source[1] == age
                 and source[2] == verdict
                 and (source[0] is rollout or source[0] == rollout)
             ):
-                continue
+                if near is not None and key not in near:
+                    continue
+                age = _age(rollout, now)
+                if source[1] == age:
+                    continue
+                old = self._cells.get(key)
+                if old is not None:
+                    # Only the clock moved: a new AGE cell (the last), the other cell
+                    # objects kept. Under an hour old every age moves every second,
+                    # and rebuilding 1,000 rows a second was most of an idle list's CPU.
+                    age_cell = Text(age, justify="right")
+                    self._sources[key] = (rollout, age, verdict)
+                    self._cells[key] = (*old[:-1], age_cell)
+                    self._natural_w[key] = (*self._natural_w[key][:-1], age_cell.cell_len)
+                    changed.add(key)
+                    continue
+            age = _age(rollout, now)
             self._sources[key] = (rollout, age, verdict)
             cells = self._row_cells(rollout, age, colours)
             old = self._cells.get(key)
@@ -421,8 +509,14 @@ class RolloutTable(DataTable[Text]):
             repaint.append(key)
         if repaint:
             self._update_count += 1  # DataTable's own caches key on this
+            # Off-screen rows are drawn when scrolled to (the count above makes them
+            # anew); refresh_row's region costs a sort of every row each call.
+            top = int(self.scroll_offset.y)
+            bottom = top + (self.size.height or len(self._keys))
             for key in repaint:
-                self.refresh_row(self.get_row_index(key))
+                index = self.get_row_index(key)
+                if top - 1 <= index <= bottom:
+                    self.refresh_row(index)
 
     def _is_narrow(self) -> bool:
         width = self.size.width or (self.app.size.width if self.is_attached else 0)

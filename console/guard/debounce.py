@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-#: Longest history kept per gate; a gate's N is at most this.
+#: Longest history kept per gate; a gate's N is at most this. With Debounce.keep_only
+#: dropping rollouts the guard no longer sees, memory is rollouts x gates x MAX_N.
 MAX_N = 50
 
 

@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap")
 CONFIGMAP_TTL_S = 30.0
+#: Namespaces whose gate ConfigMap is kept (with its last good parse). Each
+#: evaluation keeps only the namespaces that have a canary; this bounds the
+#: one-at-a-time path too, where namespaces that come and go (one per pull
+#: request) would otherwise each leave an entry for good.
+NAMESPACES_KEPT = 1_000
 
 NamespaceGates = tuple[dict[str, GateSet], str | None]
 
@@ -75,6 +80,11 @@ class ConfigMapGates:
         else:
             value = self._read(namespace)
             with self._lock:
+                if namespace not in self._cache and len(self._cache) >= NAMESPACES_KEPT:
+                    # Oldest read first (dicts keep insertion order).
+                    oldest = next(iter(self._cache))
+                    del self._cache[oldest]
+                    self._good.pop(oldest, None)
                 self._cache[namespace] = (now, value)
                 if not isinstance(value, GateConfigError):
                     self._good[namespace] = value
@@ -88,6 +98,10 @@ class ConfigMapGates:
         GET per namespace (in __call__) when the identity may not list."""
         now = self.clock()
         with self._lock:
+            # Namespaces without a canary any more (deleted, promoted) are not kept.
+            for ns in [ns for ns in self._cache if ns not in namespaces]:
+                del self._cache[ns]
+                self._good.pop(ns, None)
             stale = {
                 ns
                 for ns in namespaces

@@ -63,6 +63,16 @@ from console.model import (
 )
 from console.untrusted import clean_line, clip
 
+#: Rollouts whose last split (a window of series per version) is kept for reuse.
+#: Each is up to ~600 points x metrics x versions; a console open for days that
+#: visited many rollouts must not keep all of them. Above the soak's 1,000
+#: rollouts, so the guard's refresh of every canary still reuses them all.
+DERIVED_KEPT = 2_000
+#: Namespaces the queries cover. The set grows as the UI asks for more; with
+#: namespaces that come and go (one per pull request) the query text would grow
+#: without end, so past this it restarts from the namespaces asked for.
+NAMESPACES_KEPT = 500
+
 Result = list[tuple[LabelKey, list[tuple[float, float]]]]
 
 
@@ -418,6 +428,8 @@ class PrometheusSource:
         # refresh's time with many rollouts).
         self._derived: dict[str, RolloutMetrics] = {}
         self._derived_sig: dict[str, tuple[Any, ...]] = {}
+        self._forget_lock = threading.Lock()
+        self._forgotten: set[str] = set()
         profiles = self.requests_profile.name + (
             f"+{self.gpu_profile.name}" if self.gpu_profile else ""
         )
@@ -515,8 +527,11 @@ class PrometheusSource:
                 out = self._split(rollouts, self._specs_for(step), window_s, since=math.inf)
                 return {k: nan_only_is_no_data(m, fresh_window(step)) for k, m in out.items()}
             # The namespace set only grows, so a UI that asks for one rollout,
-            # then for all, does not throw the cache away each time.
+            # then for all, does not throw the cache away each time; up to a bound,
+            # past which it starts again from what is asked for now.
             self._namespaces |= wanted_ns
+            if len(self._namespaces) > NAMESPACES_KEPT:
+                self._namespaces = set(wanted_ns)
             specs = self._specs_for(step)
             self.cache.forget(s.promql for s in specs)
             end = align(now, step)
@@ -575,6 +590,7 @@ class PrometheusSource:
         since=None: compute everything. since=inf: nothing changed (answered
         from the cache). Otherwise only points from `since` on are new.
         """
+        self._drop_forgotten()
         sigs = {r.ref.key: split_signature(r) for r in rollouts}
         known = [
             r
@@ -610,9 +626,30 @@ class PrometheusSource:
         if rest:
             out.update(split(rest, None))
         for key, metrics in out.items():
+            # Re-inserted: the dict's order is least recently used first.
+            self._derived.pop(key, None)
             self._derived[key] = metrics
             self._derived_sig[key] = sigs[key]
+        while len(self._derived) > DERIVED_KEPT:
+            oldest = next(iter(self._derived))
+            del self._derived[oldest]
+            self._derived_sig.pop(oldest, None)
         return out
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop what is kept for these rollout keys (the rollouts were deleted).
+
+        Called from the UI thread: it must not wait for a fetch's lock (held for a
+        whole round of queries), so the keys are dropped at the next split."""
+        with self._forget_lock:
+            self._forgotten.update(keys)
+
+    def _drop_forgotten(self) -> None:
+        with self._forget_lock:
+            gone, self._forgotten = self._forgotten, set()
+        for key in gone:
+            self._derived.pop(key, None)
+            self._derived_sig.pop(key, None)
 
     def fetch_latest(
         self, rollouts: Sequence[Rollout], window_s: float

@@ -56,6 +56,7 @@ class RolloutListScreen(ActionScreen):
         #: None: the default, needs-attention-first order.
         self.sort: SortOrder | None = None
         self.scope = Scope()
+        self._filter_pending = False
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status", classes="status-line")
@@ -127,6 +128,8 @@ class RolloutListScreen(ActionScreen):
         )
 
     def target(self) -> Rollout | None:
+        # "/yolo⏎⏎" in one burst: the second enter opens what the filter leaves.
+        self._apply_filter()
         key = self.table.selected_key
         if key is None:
             return None
@@ -187,7 +190,17 @@ class RolloutListScreen(ActionScreen):
         if event.input.id == "jump":
             return
         self.query_text = event.value.strip()
-        self.redraw()
+        # The list follows after the box has shown the key: filtering 1,000 rows and
+        # repainting the table takes longer than a key, and done here it held every
+        # key back (1-2 s under churn). Keys typed meanwhile share one redraw.
+        if not self._filter_pending:
+            self._filter_pending = True
+            self.call_after_refresh(self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        if self._filter_pending:
+            self._filter_pending = False
+            self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "jump":
@@ -208,6 +221,7 @@ class RolloutListScreen(ActionScreen):
         self.redraw()
 
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._apply_filter()
         # Keep the filter, go back to the table; an empty filter hides the box.
         if not event.value.strip():
             event.input.display = False

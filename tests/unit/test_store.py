@@ -1,4 +1,5 @@
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from console.listing import ordered
 from console.model import (
@@ -18,6 +19,9 @@ from console.model import (
     VersionInfo,
 )
 from console.store import RolloutStore
+
+if TYPE_CHECKING:
+    from console.model import RolloutMetrics
 
 
 def rollout(name: str, ns: str = "ml", phase: Phase = Phase.PROGRESSING, **kw: object) -> Rollout:
@@ -100,3 +104,84 @@ def test_notices_replace_per_cluster_and_clear() -> None:
     assert store.version == version
     assert store.apply(Notices((), cluster="west"))
     assert store.all_notices == ["Forbidden: a."]
+
+
+# --- bounded memory (issue 9, item 8) -------------------------------------------
+
+
+def test_a_busy_rollouts_log_keeps_only_its_newest_lines() -> None:
+    from console.store import LOG_LENGTH
+
+    clock = FakeClock()
+    store = RolloutStore(clock=clock)
+    a = rollout("a")
+    store.apply(Snapshot((a,)))
+    for weight in range(LOG_LENGTH * 3):
+        clock.t += 1
+        store.apply(Upserted(replace(a, set_weight=weight % 100, current_step=weight % 2)))
+    log = store.log_for(a.ref.key)
+    assert len(log) == LOG_LENGTH
+    assert log[-1].at == clock.t, "the newest line is kept"
+
+
+def test_every_rollouts_log_together_is_bounded() -> None:
+    from console import store as store_module
+
+    clock = FakeClock()
+    store = RolloutStore(clock=clock)
+    many = [rollout(f"r{i}") for i in range(300)]
+    store.apply(Snapshot(tuple(many)))
+    for turn in range(1, 120):
+        clock.t += 1
+        for r in many:
+            store.apply(Upserted(replace(r, set_weight=turn % 100)))
+    # 300 x 120 lines were logged, more than LOG_TOTAL; per rollout they fit LOG_LENGTH.
+    assert store_module.LOG_TOTAL < 300 * 120
+    assert store.log_size() == store_module.LOG_TOTAL
+    assert len(store._log_order) <= store_module.LOG_TOTAL
+    # The oldest lines went first: every rollout still has its newest line.
+    assert all(store.log_for(r.ref.key)[-1].at == clock.t for r in many)
+
+
+def test_deleting_a_rollout_frees_its_history() -> None:
+    from console.guard.verdicts import GateState, Verdict
+
+    store = RolloutStore(clock=FakeClock())
+    a, b = rollout("a"), rollout("b")
+    store.apply(Snapshot((a, b)))
+    store.set_metrics({a.ref.key: metrics_of(a), b.ref.key: metrics_of(b)})
+    store.verdicts = {r.ref.key: Verdict(r.ref, GateState.PASS) for r in (a, b)}
+    store.log_action(a.ref.key, "paused")
+    store.apply(Removed(a.ref))
+    assert a.ref.key not in store.logs
+    assert a.ref.key not in store.metrics
+    assert a.ref.key not in store.verdicts
+    assert store.log_for(a.ref.key) == []
+    assert b.ref.key in store.logs and b.ref.key in store.metrics
+    # Gone from a later Snapshot (a relist after a 410) frees it the same way.
+    store.apply(Snapshot((a,)))
+    assert b.ref.key not in store.logs and b.ref.key not in store.metrics
+    # A metrics fetch that started before the deletion does not bring it back.
+    store.set_metrics({b.ref.key: metrics_of(b)})
+    assert b.ref.key not in store.metrics
+
+
+def test_churn_of_created_and_deleted_rollouts_leaves_nothing_behind() -> None:
+    clock = FakeClock()
+    store = RolloutStore(clock=clock)
+    keep = rollout("keep")
+    store.apply(Snapshot((keep,)))
+    for i in range(500):
+        clock.t += 1
+        r = rollout(f"ci-{i}", ns=f"pr-{i}")
+        store.apply(Upserted(r))
+        store.apply(Upserted(replace(r, set_weight=50)))
+        store.apply(Removed(r.ref))
+    assert set(store.rollouts) == {keep.ref.key}
+    assert set(store.logs) == {keep.ref.key}
+
+
+def metrics_of(r: Rollout) -> "RolloutMetrics":
+    from console.model import RolloutMetrics, VersionMetrics
+
+    return RolloutMetrics(r.ref, VersionMetrics(Role.STABLE), VersionMetrics(Role.CANARY))

@@ -221,6 +221,68 @@ def test_table_200_rows_refresh_only_touches_changed_rows() -> None:
     run(scenario())
 
 
+def test_table_narrowed_to_a_few_rows_and_back_keeps_order_and_cursor() -> None:
+    """A filter that leaves 10 of 1,000 rows removes 990 at once (DataTable's
+    remove_row re-indexed every row per row: seconds a key) and the table is the
+    same as one built with those rows."""
+
+    async def scenario() -> None:
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(120, 40)) as pilot:
+            rollouts = [rollout(f"model-{i:04}", age_s=10_000 + i) for i in range(1000)]
+            table.show(rollouts, NOW)
+            await pilot.pause()
+            few = [r for r in rollouts if r.ref.name.startswith("model-042")]
+            table.move_cursor(row=table.get_row_index(few[3].ref.key))
+            table.show(few, NOW)
+            await pilot.pause()
+            assert table.row_count == 10
+            assert [table.coordinate_to_cell_key((i, 0))[0].value for i in range(10)] == [
+                r.ref.key for r in few
+            ]
+            assert table.selected_key == few[3].ref.key, "the cursor stays on its rollout"
+            assert "model-0423" in screen_text(app)
+            # Row locations are dense again: index i is the i-th row, both ways.
+            assert sorted(table._row_locations.get(k) or 0 for k in table._data) == list(range(10))
+            # Widened again (escape): every row back, in order, on screen.
+            table.show(rollouts, NOW)
+            await pilot.pause()
+            assert table.row_count == 1000
+            assert table.get_row_index(rollouts[999].ref.key) == 999
+            assert table.selected_key == few[3].ref.key
+            assert few[3].ref.name in screen_text(app), "scrolled to the cursor's row"
+
+    run(scenario())
+
+
+def test_table_render_caches_stay_within_their_caps_under_churn() -> None:
+    from widgets import rollout_table as rt
+
+    async def scenario() -> None:
+        table = RolloutTable()
+        app = Host(table)
+        async with app.run_test(size=(160, 60)) as pilot:
+            rollouts = [rollout(f"model-{i:03}", age_s=100 + i) for i in range(120)]
+            for turn in range(40):
+                rollouts = [
+                    dataclasses.replace(r, set_weight=(turn + i) % 100, actual_weight=turn % 100)
+                    for i, r in enumerate(rollouts)
+                ]
+                table.show(rollouts, NOW + turn)
+                await pilot.pause()
+            # 40 screens of 59 changed rows x 9 cells were drawn: past every cap.
+            assert len(table._cell_lines) <= rt.CELLS_KEPT
+            assert len(table._row_lines) <= rt.LINES_KEPT
+            assert len(table._cell_render_cache) <= rt.DATATABLE_CELLS_KEPT
+            assert len(table._row_render_cache) <= rt.DATATABLE_ROWS_KEPT
+            assert len(table._line_cache) <= rt.DATATABLE_ROWS_KEPT
+            assert len(table._cell_render_cache) == rt.DATATABLE_CELLS_KEPT, "the cap was reached"
+            assert "model-000" in screen_text(app)
+
+    run(scenario())
+
+
 # --- TrafficBar ------------------------------------------------------------------
 
 
