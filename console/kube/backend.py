@@ -46,6 +46,7 @@ from console.kube.provider import (
     Related,
     ResourceType,
     created_at,
+    dig,
     load_providers,
     meta,
 )
@@ -117,13 +118,35 @@ _CONTAINER_UNREAD = (
     "terminationMessagePolicy",
     "imagePullPolicy",
 )
+#: A ReplicaSet's or Deployment's pod template as stored: providers read its labels
+#: and its containers' names and images (the version and what it runs); undo and YAML
+#: read the object fresh. Under churn ReplicaSets are most of the store.
+_TEMPLATE_SPEC_KEPT = ("containers", "initContainers")
+_TEMPLATE_CONTAINER_KEPT = ("name", "image", "ports")
+
+
+def _slim_template(obj: Obj) -> None:
+    template = dig(obj, "spec", "template")
+    tspec = template.get("spec") if isinstance(template, dict) else None
+    if not isinstance(tspec, dict):
+        return
+    for key in [k for k in tspec if k not in _TEMPLATE_SPEC_KEPT]:
+        del tspec[key]
+    for group in _TEMPLATE_SPEC_KEPT:
+        containers = tspec.get(group)
+        if isinstance(containers, list):
+            tspec[group] = [
+                {k: c[k] for k in _TEMPLATE_CONTAINER_KEPT if k in c} if isinstance(c, dict) else c
+                for c in containers
+            ]
 
 
 def slim(obj: Obj, rt: ResourceType | None = None) -> Obj:
     """The object as stored: without managedFields and the last-applied copy, which
     no provider reads and which are most of a small object's size (thousands of
     stored objects stay bounded); a Pod (`rt`) also without the spec fields no
-    reader of the store uses. YAML and describe read the object fresh."""
+    reader of the store uses, a ReplicaSet or Deployment with only the part of its
+    pod template that providers read. YAML, describe and undo read the object fresh."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         return obj
@@ -133,6 +156,8 @@ def slim(obj: Obj, rt: ResourceType | None = None) -> Obj:
         for key in _HEAVY_ANNOTATIONS:
             annotations.pop(key, None)
     spec = obj.get("spec")
+    if rt is not None and rt.group == "apps" and rt.kind in ("ReplicaSet", "Deployment"):
+        _slim_template(obj)
     if rt is not None and rt.kind == "Pod" and rt.is_core and isinstance(spec, dict):
         for key in _POD_SPEC_UNREAD:
             spec.pop(key, None)

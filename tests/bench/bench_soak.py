@@ -8,9 +8,10 @@ kubeconfig, else starts a private lab (and stops it afterwards). Creates the
 Rollouts (1 replica each), waits until the controller has reconciled them all,
 opens the installed `rollout-console --kube -A` in a tmux pane (160x48, as an
 operator over SSH), then patches `--rate` Rollouts a second for `--minutes`:
-in turn a new image tag (VERSIONS, STEP, WEIGHT move as the controller starts a
-canary), `spec.paused` on or off (PHASE) and a rollout-console.io annotation
-(the stored object changes, the row does not).
+in turn an image tag from a set of three (VERSIONS, STEP, WEIGHT move as the
+controller starts a canary; the tags repeat, so the cluster's object count stays
+flat), `spec.paused` on or off (PHASE) and a rollout-console.io annotation (the
+stored object changes, the row does not).
 
 Prints, once a minute, the TUI process's RSS and its CPU % of one core over that
 minute; then its CPU % idle after the churn stops (after a settle of 20 s). Every
@@ -117,11 +118,13 @@ class Patcher:
         self._i = 0
 
     def body(self, i: int) -> dict[str, Any]:
-        j = (i * 7919) % self.n_rollouts  # spread over rollouts and namespaces
         turn = i // self.n_rollouts
         kind = i % 3
         if kind == 0:
-            image = f"{IMAGE}:1.{turn % 50}.{j % 10}"
+            # Three tags in turn: the controller reuses a tag's ReplicaSet when the
+            # template comes back, so the cluster churns without growing and a
+            # plateau in the console's memory means what it says.
+            image = f"{IMAGE}:1.{turn % 3}.0"
             return {"spec": {"template": {"spec": {"containers": [{"name": "s", "image": image}]}}}}
         if kind == 1:
             return {"spec": {"paused": bool(turn % 2 == 0)}}

@@ -285,3 +285,41 @@ def test_stored_pods_keep_what_the_providers_and_the_tree_read() -> None:
     replicaset = rs(ro("a"))
     replicaset["spec"]["volumes"] = ["kept: not a Pod"]
     assert slim(replicaset, REPLICASETS)["spec"]["volumes"] == ["kept: not a Pod"]
+
+
+def test_stored_replicasets_keep_only_the_template_parts_providers_read() -> None:
+    from console.kube import argo
+    from console.kube.backend import slim
+    from console.kube.objects import DEPLOYMENTS
+
+    rollout = ro("a")
+    full = rs(rollout)
+    full["spec"]["template"] = {
+        "metadata": {"labels": {"app": "a", "version": "v2"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "s",
+                    "image": "img:2",
+                    "ports": [{"containerPort": 8500}],
+                    "env": [{"name": "MODEL", "value": "x" * 2000}],
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                    "readinessProbe": {"httpGet": {"path": "/v1/models/x", "port": 8501}},
+                }
+            ],
+            "volumes": [{"name": "models", "emptyDir": {}}],
+            "affinity": {"nodeAffinity": {}},
+        },
+    }
+    built_full = argo.to_rollout(rollout, [copy.deepcopy(full)], [], "c", 0.0, [])
+    stored = slim(copy.deepcopy(full), REPLICASETS)
+    assert stored["spec"]["template"] == {
+        "metadata": {"labels": {"app": "a", "version": "v2"}},
+        "spec": {
+            "containers": [{"name": "s", "image": "img:2", "ports": [{"containerPort": 8500}]}]
+        },
+    }
+    # What the console shows is the same from the stored copy.
+    assert argo.to_rollout(rollout, [stored], [], "c", 0.0, []) == built_full
+    deployment = {"metadata": {"name": "d", "namespace": "ns"}, "spec": copy.deepcopy(full["spec"])}
+    assert slim(deployment, DEPLOYMENTS)["spec"]["template"] == stored["spec"]["template"]
