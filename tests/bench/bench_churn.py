@@ -40,7 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.bench_kube import FIRST_SNAPSHOT, manifests  # noqa: E402
+from tests.bench.bench_kube import FIRST_SNAPSHOT, manifests, wait_healthy  # noqa: E402
 from tests.lab.kube import KubeLab  # noqa: E402
 
 # The watching backend: counts raw watch events (the client's generator, the same in
@@ -235,18 +235,7 @@ def main() -> int:
             if d["kind"] == "Rollout"
         ]
 
-        def healthy() -> bool:
-            items = lab.get_json("rollouts.argoproj.io", "-A")["items"]
-            done = [
-                r
-                for r in items
-                if r["metadata"]["namespace"].startswith("bench-")
-                and r.get("status", {}).get("phase") == "Healthy"
-            ]
-            print(f"  Healthy {len(done)}/{args.rollouts}", file=sys.stderr)
-            return len(done) >= args.rollouts
-
-        lab.wait_for(healthy, timeout=1800, what="every bench Rollout Healthy")
+        wait_healthy(lab, args.rollouts, timeout=1800)
         print(
             f"{args.rollouts} Rollouts in {args.namespaces} namespaces Healthy after "
             f"{time.perf_counter() - t0:.0f}s; load {loadavg()}"

@@ -111,6 +111,23 @@ def manifests(n_rollouts: int, n_namespaces: int, replicas: int) -> list[dict[st
     return docs
 
 
+def wait_healthy(lab: KubeLab, n_rollouts: int, timeout: float) -> None:
+    """Until every bench Rollout is Healthy (not merely reconciled into any phase)."""
+
+    def healthy() -> bool:
+        items = lab.get_json("rollouts.argoproj.io", "-A")["items"]
+        done = [
+            r
+            for r in items
+            if r["metadata"]["namespace"].startswith("bench-")
+            and r.get("status", {}).get("phase") == "Healthy"
+        ]
+        print(f"  Healthy {len(done)}/{n_rollouts}", file=sys.stderr)
+        return len(done) >= n_rollouts
+
+    lab.wait_for(healthy, timeout=timeout, what="every bench Rollout Healthy")
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, env=env, check=False)
@@ -157,18 +174,7 @@ def main() -> int:
             file=sys.stderr,
         )
 
-        def reconciled() -> bool:
-            items = lab.get_json("rollouts.argoproj.io", "-A")["items"]
-            done = [
-                r
-                for r in items
-                if r["metadata"]["namespace"].startswith("bench-")
-                and r.get("status", {}).get("phase") == "Healthy"
-            ]
-            print(f"  Healthy {len(done)}/{args.rollouts}", file=sys.stderr)
-            return len(done) >= args.rollouts
-
-        lab.wait_for(reconciled, timeout=900, what="every bench Rollout Healthy")
+        wait_healthy(lab, args.rollouts, timeout=900)
 
         env = dict(os.environ, PYTHONPATH=str(REPO))
         env.pop("KUBECONFIG", None)
