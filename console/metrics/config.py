@@ -114,6 +114,18 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"
 
 
+def config_file(config_path: str | os.PathLike[str] | None) -> Path | None:
+    """The config file to read: the one given (which must exist), else the default
+    one when it exists, else None."""
+    if config_path is not None:
+        path = Path(config_path).expanduser()
+        if not path.exists():
+            raise ConsoleError(f"The config file {path} does not exist.")
+        return path
+    path = default_config_path()
+    return path if path.exists() else None
+
+
 @dataclass(frozen=True)
 class PrometheusConfig:
     url: str  # scheme://host[:port][/prefix], no user-info, no trailing slash
@@ -266,15 +278,7 @@ def load_config(
     `overrides` are PrometheusConfig fields set from the command line
     (window_s, step_s, profile, ...); None values are ignored.
     """
-    path: Path | None
-    if config_path is not None:
-        path = Path(config_path).expanduser()
-        if not path.exists():
-            raise ConsoleError(f"The config file {path} does not exist.")
-    else:
-        path = default_config_path()
-        if not path.exists():
-            path = None
+    path = config_file(config_path)
     data = _read_yaml(path) if path is not None else {}
     where = path or "(none)"
     prom = _section(data, "prometheus", where)
@@ -384,15 +388,9 @@ def read_only_contexts(config_path: str | os.PathLike[str] | None = None) -> fro
           staging: {read_only: false}
 
     `--read-only` still forces every context. No file: none."""
-    path: Path | None
-    if config_path is not None:
-        path = Path(config_path).expanduser()
-        if not path.exists():
-            raise ConsoleError(f"The config file {path} does not exist.")
-    else:
-        path = default_config_path()
-        if not path.exists():
-            return frozenset()
+    path = config_file(config_path)
+    if path is None:
+        return frozenset()
     contexts = _section(_read_yaml(path), "contexts", path)
     out: set[str] = set()
     for name, settings in contexts.items():
