@@ -10,14 +10,16 @@ levers Flagger's API has:
   `maxWeight` (default 100, as Flagger's scheduler computes it).
 * pause = merge patch `spec.suspend: true`; resume = `spec.suspend: false`.
 * promote fully = merge patch `spec.skipAnalysis: true` plus the annotation
-  `rollout-console.io/skip-analysis-set-at: <RFC 3339 UTC>`. Flagger then
-  promotes on its next interval. Once the Canary reaches a terminal phase
-  (Succeeded or Failed) the console resets `spec.skipAnalysis: false` and
-  removes the annotation: `FlaggerProvider.follow_up`, which the guard's leader
-  runs on each evaluation (`KubeBackend.finish_owed_writes`; watching never
-  writes, so without a guard the Canary carries a warning until someone resets
-  it by hand or starts one). The annotation is what makes the reset
-  safe: a `skipAnalysis: true` somebody put in git on purpose carries no such
+  `rollout-console.io/skip-analysis-set-at: <RFC 3339 UTC>`, conditional on
+  the resourceVersion read (retried on the same run when Flagger's own status
+  write wins the race). Flagger then promotes on its next interval. Once the
+  Canary reaches a terminal phase (Succeeded or Failed) the console resets
+  `spec.skipAnalysis: false` and removes the annotation:
+  `FlaggerProvider.follow_up`, which the guard's leader runs on each
+  evaluation (`KubeBackend.finish_owed_writes`; watching never writes, so
+  without a guard the Canary carries a warning until someone resets it by hand
+  or starts one). The annotation is what makes the reset safe: a
+  `skipAnalysis: true` somebody put in git on purpose carries no such
   annotation, and the console never touches it.
 * advance, roll back, retry, undo: unavailable, each with the reason.
 """
@@ -80,6 +82,9 @@ PHASES: Mapping[str, Phase] = {
 RUNNING = frozenset({"Progressing", "Waiting", "WaitingPromotion"})
 #: Phases that end a run: the promotion the console asked for is over.
 TERMINAL = frozenset({"Succeeded", "Failed"})
+
+#: Promote re-reads and retries this often when Flagger's status writes win the race.
+PROMOTE_ATTEMPTS = 3
 
 NO_ADVANCE = (
     "Flagger advances the canary itself after each successful analysis interval; "
@@ -337,37 +342,7 @@ class FlaggerProvider:
                 rollout.ref, action, f"Canary '{name}' {word}", before, _describe(after)
             )
         if action is Action.PROMOTE_FULL:
-            phase = str(dig(obj, "status", "phase", default="") or "")
-            if dig(obj, "spec", "skipAnalysis") is True:
-                raise ActionUnavailable(
-                    rollout.ref,
-                    action,
-                    f"promote refused: {rollout.ref.short} already has spec.skipAnalysis true.",
-                )
-            if phase not in RUNNING:
-                raise ActionUnavailable(
-                    rollout.ref,
-                    action,
-                    f"promote refused: {rollout.ref.short} has no canary run in progress "
-                    f"(Flagger phase {phase or 'none'}).",
-                )
-            # resourceVersion: promote only the run that was just read as running.
-            promote: dict[str, Any] = {
-                "metadata": {
-                    "resourceVersion": str(dig(obj, "metadata", "resourceVersion", default="")),
-                    "annotations": {SKIP_ANALYSIS_ANNOTATION: now_rfc3339()},
-                },
-                "spec": {"skipAnalysis": True},
-            }
-            after = api.merge_patch(CANARIES, ns, name, promote)
-            return ActionResult(
-                rollout.ref,
-                action,
-                f"Canary '{name}': skipAnalysis set; Flagger promotes on its next interval "
-                "and the guard's leader resets skipAnalysis once the run ends",
-                before,
-                _describe(after),
-            )
+            return self._promote(api, rollout, obj)
         reasons = {
             Action.ADVANCE: NO_ADVANCE,
             Action.ROLLBACK: NO_ROLLBACK,
@@ -377,6 +352,68 @@ class FlaggerProvider:
         raise ActionUnavailable(
             rollout.ref, action, f"{action.value} is unavailable: {reasons[action]}."
         )
+
+    def _promote(self, api: KubeApi, rollout: Rollout, obj: Obj) -> ActionResult:
+        """skipAnalysis on the run that was read as running.
+
+        Flagger writes the Canary's status on every analysis tick, so the
+        resourceVersion read a moment ago may be gone by the time the patch lands
+        (409). Then the Canary is read again and, if it is still the same run (the
+        same target revision, status.lastAppliedSpec) and still running, the patch
+        is sent again with the new resourceVersion; a new run is refused.
+        """
+        ns, name = meta(obj)
+        before = _describe(obj)
+        run = dig(obj, "status", "lastAppliedSpec")
+        for attempt in range(PROMOTE_ATTEMPTS):
+            self._check_promotable(rollout, obj)
+            promote: dict[str, Any] = {
+                "metadata": {
+                    "resourceVersion": str(dig(obj, "metadata", "resourceVersion", default="")),
+                    "annotations": {SKIP_ANALYSIS_ANNOTATION: now_rfc3339()},
+                },
+                "spec": {"skipAnalysis": True},
+            }
+            try:
+                after = api.merge_patch(CANARIES, ns, name, promote)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 409 or attempt == PROMOTE_ATTEMPTS - 1:
+                    raise
+                obj = api.get(CANARIES, ns, name)
+                if dig(obj, "status", "lastAppliedSpec") != run:
+                    raise ActionUnavailable(
+                        rollout.ref,
+                        Action.PROMOTE_FULL,
+                        f"promote refused: {rollout.ref.short} started a new run "
+                        "(the target changed) since it was read.",
+                    ) from None
+                continue
+            return ActionResult(
+                rollout.ref,
+                Action.PROMOTE_FULL,
+                f"Canary '{name}': skipAnalysis set; Flagger promotes on its next interval "
+                "and the guard's leader resets skipAnalysis once the run ends",
+                before,
+                _describe(after),
+            )
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _check_promotable(rollout: Rollout, obj: Obj) -> None:
+        phase = str(dig(obj, "status", "phase", default="") or "")
+        if dig(obj, "spec", "skipAnalysis") is True:
+            raise ActionUnavailable(
+                rollout.ref,
+                Action.PROMOTE_FULL,
+                f"promote refused: {rollout.ref.short} already has spec.skipAnalysis true.",
+            )
+        if phase not in RUNNING:
+            raise ActionUnavailable(
+                rollout.ref,
+                Action.PROMOTE_FULL,
+                f"promote refused: {rollout.ref.short} has no canary run in progress "
+                f"(Flagger phase {phase or 'none'}).",
+            )
 
     def wants_follow_up(self, obj: Obj) -> bool:
         return follow_up_patch(obj) is not None

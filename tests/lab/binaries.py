@@ -84,6 +84,13 @@ KUBECTL_ARGO_ROLLOUTS = Component(
 # uses WatchList) keep breaking, so pods sat Pending for tens of seconds.
 ETCD = Component("etcd", "etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3")
 
+# The real Flagger controller, with its Istio router and Prometheus checks. Optional:
+# only the Flagger tests start it (tests/lab/kube.py start_flagger), so a lab without it
+# still starts, and those tests say to run tests/lab/install.
+FLAGGER = Component(
+    "flagger", "flagger", "github.com/fluxcd/flagger", "github.com/fluxcd/flagger/cmd/flagger"
+)
+
 GO_BUILT = (
     ETCD,
     KUBE_APISERVER,
@@ -93,6 +100,7 @@ GO_BUILT = (
     ROLLOUTS_CONTROLLER,
     KUBECTL_ARGO_ROLLOUTS,
 )
+OPTIONAL_BUILT = (FLAGGER,)
 
 
 def kwok_stages() -> Path:
@@ -111,6 +119,19 @@ def kwok_crd_dir() -> Path:
 def argo_crd_dir() -> Path:
     """Argo Rollouts' own CRDs at the pinned release, copied there by tests/lab/install."""
     return ROLLOUTS_CONTROLLER.directory / "crds"
+
+
+# Flagger's informers also watch these two kinds; the Canary CRD is the shared one.
+# File name -> CRD name, one document each of Flagger's artifacts/flagger/crd.yaml.
+FLAGGER_EXTRA_CRDS = {
+    "flagger-metrictemplate.yaml": "metrictemplates.flagger.app",
+    "flagger-alertprovider.yaml": "alertproviders.flagger.app",
+}
+
+
+def flagger_crd_files() -> list[Path]:
+    """Flagger's extra CRDs at the pinned release, written next to it by tests/lab/install."""
+    return [FLAGGER.directory / "crds" / name for name in FLAGGER_EXTRA_CRDS]
 
 
 def kubectl() -> Path | None:
@@ -133,9 +154,16 @@ def missing() -> list[str]:
     return gaps
 
 
+def flagger_missing() -> list[str]:
+    """What the Flagger tests need beyond the base lab, if it is not installed."""
+    gaps = [] if FLAGGER.path.exists() else [f"{FLAGGER.name} {FLAGGER.version} ({FLAGGER.path})"]
+    gaps += [f"flagger CRD {f}" for f in flagger_crd_files() if not f.exists()]
+    return gaps
+
+
 def _build_plan() -> list[Component]:
     """Components tests/lab/install still has to build (kubectl only without a system one)."""
-    plan = [c for c in GO_BUILT if not c.path.exists()]
+    plan = [c for c in (*GO_BUILT, *OPTIONAL_BUILT) if not c.path.exists()]
     if shutil.which("kubectl") is None and not KUBECTL_BUILT.path.exists():
         plan.append(KUBECTL_BUILT)
     return plan

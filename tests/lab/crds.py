@@ -6,7 +6,9 @@ does not carry, so those two always come from the pinned argo-rollouts module
 (copied next to the controller binary by tests/lab/install). Without ../shared,
 every Argo CRD comes from there, and ``python -m tests.lab.crds`` (run by
 install) takes the Istio, Gateway API and Flagger ones from those projects' Go
-modules at the versions SOURCES.md names.
+modules at the versions SOURCES.md names. Flagger's MetricTemplate and
+AlertProvider CRDs, which only its controller needs, come from the module the lab
+builds Flagger from and are applied when a test starts it (KubeLab.start_flagger).
 """
 
 from __future__ import annotations
@@ -90,32 +92,54 @@ def _fallback_files() -> list[Path]:
     return [_fallback_dir() / name for name, *_ in _FALLBACK]
 
 
+def _module_dir(module: str) -> Path:
+    """Where ``go mod download`` put ``module@version`` in the module cache."""
+    listing = subprocess.run(
+        ["go", "mod", "download", "-json", module],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(json.loads(listing.stdout)["Dir"])
+
+
+def _write_document(source: Path, crd_name: str, dest: Path) -> None:
+    """Write the one CRD document of ``source`` named ``crd_name`` to ``dest``."""
+    for document in source.read_text().split("\n---"):
+        parsed = yaml.safe_load(document)
+        if parsed and parsed.get("metadata", {}).get("name") == crd_name:
+            # The document's own text, so the CRD is applied exactly as published.
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_text(document.lstrip("-\n") + "\n")
+            tmp.replace(dest)
+            return
+    raise LookupError(f"{crd_name} not found in {source}")
+
+
 def fetch_fallback() -> None:
     """Download the pinned modules and write the one CRD document each file needs."""
     out = _fallback_dir()
     out.mkdir(parents=True, exist_ok=True)
     for name, module, path, crd_name in _FALLBACK:
-        if (out / name).exists():
-            continue
-        listing = subprocess.run(
-            ["go", "mod", "download", "-json", module],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        source = Path(json.loads(listing.stdout)["Dir"]) / path
-        text = source.read_text()
-        for document in text.split("\n---"):
-            parsed = yaml.safe_load(document)
-            if parsed and parsed.get("metadata", {}).get("name") == crd_name:
-                # The document's own text, so the CRD is applied exactly as published.
-                (out / name).write_text(document.lstrip("-\n") + "\n")
-                break
-        else:
-            raise LookupError(f"{crd_name} not found in {module} {path}")
+        if not (out / name).exists():
+            _write_document(_module_dir(module) / path, crd_name, out / name)
+
+
+def fetch_flagger_extras() -> None:
+    """Flagger's MetricTemplate and AlertProvider CRDs from the module the lab builds it from."""
+    files = binaries.flagger_crd_files()
+    if all(f.exists() for f in files):
+        return
+    flagger = binaries.FLAGGER
+    source = _module_dir(f"{flagger.module}@{flagger.version}") / "artifacts/flagger/crd.yaml"
+    for dest, crd_name in zip(files, binaries.FLAGGER_EXTRA_CRDS.values(), strict=True):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _write_document(source, crd_name, dest)
+    print(f"install: flagger CRDs -> {files[0].parent}", file=sys.stderr)
 
 
 if __name__ == "__main__":
+    fetch_flagger_extras()
     if shared_dir() is None:
         fetch_fallback()
         print(f"install: CRDs from Go modules -> {_fallback_dir()}", file=sys.stderr)

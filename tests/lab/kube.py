@@ -1,8 +1,9 @@
 """A real Kubernetes control plane on loopback: etcd, kube-apiserver, controller-manager,
-scheduler, kwok (fake nodes whose pods become Ready) and the Argo Rollouts controller.
+scheduler, kwok (fake nodes whose pods become Ready) and the Argo Rollouts controller;
+on request (``start_flagger``) the Flagger controller too.
 
-Everything binds to 127.0.0.1 on free ports (except Argo's metrics and health
-servers, whose listen address is hard-coded to 0.0.0.0 upstream), runs in its
+Everything binds to 127.0.0.1 on free ports (except Argo's and Flagger's metrics and
+health servers, whose listen address is hard-coded to 0.0.0.0 upstream), runs in its
 own process group with its log in the work dir, and is recorded in
 ``<workdir>/pids`` so ``stop()`` or ``tests/lab/down`` can remove it all.
 """
@@ -38,11 +39,13 @@ _CLIENTS: dict[str, tuple[str, str | None]] = {
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("kwok", "system:masters"),
     "argo-rollouts": ("argo-rollouts-controller", "system:masters"),
+    "flagger": ("flagger", "system:masters"),
 }
 
 
 # Reverse start order: what a process depends on is stopped after it.
 STOP_ORDER = (
+    "flagger",
     "argo-rollouts",
     "kwok",
     "kube-scheduler",
@@ -372,6 +375,9 @@ class KubeLab:
             files = crds.crd_files()
         except FileNotFoundError as exc:
             raise LabStartError("CRDs", str(exc), None) from exc
+        self._apply_crd_files(files)
+
+    def _apply_crd_files(self, files: Sequence[Path]) -> None:
         args: list[str] = []
         for f in files:
             args += ["-f", str(f)]
@@ -382,8 +388,7 @@ class KubeLab:
         # Established is not yet served: for a moment a new kind answers 429 "storage is
         # (re)initializing", and the first test to list it (every `get` lists every
         # kind) would fail. Wait until each one lists.
-        crds_json = json.loads(self.kubectl("get", "crd", "-o", "json"))
-        names = ",".join(item["metadata"]["name"] for item in crds_json["items"])
+        names = ",".join(yaml.safe_load(f.read_text())["metadata"]["name"] for f in files)
 
         def listable() -> bool:
             try:
@@ -393,6 +398,55 @@ class KubeLab:
             return True
 
         self.wait_for(listable, timeout=60, what="every CRD's kind to list")
+
+    # --- Flagger: started only by the tests that need it -------------------------------
+
+    def start_flagger(self, metrics_server: str, namespace: str | None = None) -> proc.Child:
+        """Start the real Flagger controller; stop it with ``stop_piece``.
+
+        Istio is its mesh provider (the lab has the VirtualService and DestinationRule
+        CRDs, no Istio), ``metrics_server`` the Prometheus its checks query, and
+        ``namespace`` (if given) the only one whose Canaries it watches. Its informers
+        also need the MetricTemplate and AlertProvider kinds, applied here first.
+        """
+        missing = binaries.flagger_missing()
+        if missing:
+            raise LabStartError(
+                "flagger", f"missing {', '.join(missing)} (run tests/lab/install)", None
+            )
+        self._apply_crd_files(binaries.flagger_crd_files())
+        # Its own client certificate; a lab started before Flagger joined has none.
+        config = self.workdir / "flagger.kubeconfig"
+        if not config.exists():
+            config = self.kubeconfig
+        port = proc.free_port()
+        child = self._spawn(
+            "flagger",
+            [
+                str(binaries.FLAGGER.path),
+                f"-kubeconfig={config}",
+                "-mesh-provider=istio",
+                f"-metrics-server={metrics_server}",
+                f"-port={port}",
+                *([f"-namespace={namespace}"] if namespace else []),
+                # How often new Canaries get their analysis job; each Canary then
+                # ticks at its own analysis interval (Flagger's floor is 10 s).
+                "-control-loop-interval=1s",
+                "-enable-leader-election=false",
+                "-log-level=info",
+            ],
+        )
+        # /healthz answers once the informers have synced (Flagger starts them first).
+        self._wait_ready(
+            child, lambda: _http_get(f"http://127.0.0.1:{port}/healthz") == b"OK", timeout=60
+        )
+        return child
+
+    def stop_piece(self, child: proc.Child) -> None:
+        """Stop one piece started by a ``start_*`` method, leaving the rest running."""
+        child.stop()
+        if child in self._children:
+            self._children.remove(child)
 
     # --- helpers for tests ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 
 from console.kube import flagger, mesh
 from console.model import Action, ActionUnavailable, Phase, ProviderKind
-from tests.unit.test_mesh_istio import NS, FakeApi, deployment_obj
+from tests.unit.test_mesh_istio import NS, Conflict, FakeApi, deployment_obj
 
 PROVIDER = flagger.FlaggerProvider()
 
@@ -190,6 +190,32 @@ def test_promote_refused_outside_a_run_or_when_already_skipping() -> None:
     for obj in (canary_obj(phase="Succeeded"), canary_obj(spec={"skipAnalysis": True})):
         with pytest.raises(ActionUnavailable):
             PROVIDER.act(FakeApi(obj), one(obj), obj, Action.PROMOTE_FULL)
+
+
+def test_promote_retries_when_flaggers_status_write_wins_the_race() -> None:
+    # Flagger writes status every analysis tick: the resourceVersion read moves on.
+    obj = canary_obj()
+    obj["status"]["lastAppliedSpec"] = "rev-2"
+    api = FakeApi(obj, conflicts=1)
+    result = PROVIDER.act(api, one(obj), obj, Action.PROMOTE_FULL)
+    first, second = api.patches
+    assert first["metadata"]["resourceVersion"] == "5"
+    assert second["metadata"]["resourceVersion"] == "6" and second["spec"] == {"skipAnalysis": True}
+    assert api.obj["spec"]["skipAnalysis"] is True and "skipAnalysis=true" in result.after
+
+
+def test_promote_after_a_conflict_refuses_a_new_run_and_gives_up_in_the_end() -> None:
+    obj = canary_obj()
+    obj["status"]["lastAppliedSpec"] = "rev-2"
+    moved = FakeApi(obj, conflicts=1)
+    moved.obj["status"]["lastAppliedSpec"] = "rev-3"  # the target changed meanwhile
+    with pytest.raises(ActionUnavailable, match="new run"):
+        PROVIDER.act(moved, one(obj), obj, Action.PROMOTE_FULL)
+    assert len(moved.patches) == 1 and "skipAnalysis" not in moved.obj["spec"]
+    busy = FakeApi(obj, conflicts=flagger.PROMOTE_ATTEMPTS)
+    with pytest.raises(Conflict):
+        PROVIDER.act(busy, one(obj), obj, Action.PROMOTE_FULL)
+    assert len(busy.patches) == flagger.PROMOTE_ATTEMPTS
 
 
 @pytest.mark.parametrize("action", [Action.ADVANCE, Action.ROLLBACK, Action.RETRY, Action.UNDO])
