@@ -18,7 +18,7 @@ import yaml
 from console.model import Action, ActionUnavailable, RolloutRef
 from tests.faults.conftest import Fault
 from tests.kube.helpers import backend, unique_ns
-from tests.kube.test_mesh_lab import APP, gateway_docs, istio_docs
+from tests.kube.test_mesh_lab import APP, gateway_docs, istio_docs, route_weights, wait_ready
 from tests.lab import sample
 from tests.lab.kube import KubeLab
 
@@ -72,3 +72,24 @@ def test_the_malformed_set_is_listed_with_warnings_and_refused(
     for name in ("three-way", APP, "yolo"):
         with pytest.raises(ActionUnavailable):
             b.act(RolloutRef("lab", ns, name), Action.ADVANCE)
+
+
+@pytest.mark.fault(
+    "advance on an HTTPRoute whose weights are all 0, its Deployments and Services in place",
+    "refused naming the weights; the route still 0/0 (before: 0/0 -> 95/5)",
+)
+def test_advance_of_an_all_zero_route_is_refused(kube_lab: KubeLab, fault: Fault) -> None:
+    """The malformed set's route has no workloads, so its refusal proves nothing about
+    the weights: this one is the report's case, a route the console could otherwise drive."""
+    ns = unique_ns("ko-zero")
+    kube_lab.apply_yaml(yaml.safe_dump_all(gateway_docs(ns, weights=(0, 0)), sort_keys=False))
+    wait_ready(kube_lab, ns, "yolo-v8", "yolo-v9")
+    b = backend(kube_lab, ns)
+    try:
+        with pytest.raises(ActionUnavailable, match=r"weight|no traffic|receives traffic") as info:
+            b.act(RolloutRef("lab", ns, "yolo"), Action.ADVANCE)
+    finally:
+        weights = route_weights(kube_lab.get_json("httproute", "yolo", "-n", ns))
+        fault.observed(f"weights now {weights}")
+    assert weights == [0, 0]
+    fault.observed(f"refused: {info.value}; weights still {weights}")
