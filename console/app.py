@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual import work
+from textual._styles_cache import StylesCache
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -164,7 +165,14 @@ class RolloutConsoleApp(App[int]):
                 self.set_interval(GUARD_STATUS_S, self.read_guard_statuses)
         self.set_interval(REDRAW_S, self.redraw_if_changed)
         self.set_interval(CLOCK_S, self.tick_clocks)
-        self.set_interval(TRIM_S, trim)
+        self.set_interval(TRIM_S, self._trim_memory)
+
+    def _trim_memory(self) -> None:
+        # Textual memoises StylesCache.get_inner_outer with the widget's cache in the
+        # key (lru_cache(1024)): every footer key or filter box that has gone stays
+        # alive there, with its render caches, until 1,024 newer ones push it out.
+        StylesCache.get_inner_outer.cache_clear()
+        trim()
 
     def on_unmount(self) -> None:
         self._stop.set()

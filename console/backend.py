@@ -125,6 +125,12 @@ def check_seen(rollout: Rollout, action: Action, seen: Seen | None) -> None:
 
 
 def check_available(rollout: Rollout, action: Action) -> None:
+    if (action is Action.PAUSE and rollout.paused) or (
+        action is Action.RESUME and not rollout.paused
+    ):
+        # Repeated pause or resume is idempotent: the provider reads the object and
+        # answers "already paused" (exit 0); the footer still hides the key.
+        return
     reason = rollout.why_unavailable(action)
     if reason:
         raise ActionUnavailable(rollout.ref, action, f"{action.value} is unavailable: {reason}")

@@ -335,7 +335,18 @@ class FlaggerProvider:
         ns, name = meta(obj)
         before = _describe(obj)
         if action in (Action.PAUSE, Action.RESUME):
-            body: dict[str, Any] = {"spec": {"suspend": action is Action.PAUSE}}
+            suspend = action is Action.PAUSE
+            if bool((obj.get("spec") or {}).get("suspend")) is suspend:
+                # Repeated pause or resume: nothing to write, and not an error.
+                state = (
+                    "already paused (spec.suspend is true)"
+                    if suspend
+                    else "not paused (spec.suspend is false)"
+                )
+                return ActionResult(
+                    rollout.ref, action, f"{rollout.ref.short} is {state}.", before, before
+                )
+            body: dict[str, Any] = {"spec": {"suspend": suspend}}
             after = api.merge_patch(CANARIES, ns, name, body)
             word = "suspended" if action is Action.PAUSE else "resumed"
             return ActionResult(

@@ -710,6 +710,11 @@ def _kind_word(kind: ProviderKind) -> str:
     return "VirtualService" if kind is ProviderKind.ISTIO else "HTTPRoute"
 
 
+def plan_refusal(kind: ProviderKind, ns: str, name: str, warning: str) -> str:
+    """One sentence naming the object and the annotation of a malformed step plan."""
+    return f"{STEPS_ANNOTATION} of {_kind_word(kind)} {ns}/{name}: {warning}"
+
+
 def build_rollout(
     obj: Obj, analysis: Analysis, index: NamespaceIndex, kind: ProviderKind, cluster: str
 ) -> Rollout:
@@ -859,6 +864,8 @@ def build_rollout(
         unavailable[Action.PROMOTE_FULL] = "the canary already takes all traffic"
     if exact == 0 and share is not None:
         unavailable[Action.ROLLBACK] = "the canary already gets no traffic"
+    if plan_result.warning and exact < 100:
+        unavailable[Action.ADVANCE] = plan_refusal(kind, ns, name, plan_result.warning)
     blocking = list(analysis.warnings)
     if canary_v.workload == "":
         blocking.append(f"canary {split.canary.name} has no Deployment")
@@ -1031,11 +1038,20 @@ class _MeshProvider:
                     f"{action.value} refused: {rollout.ref.short} is {state.text}; "
                     "resume it first.",
                 )
-            plan = W.parse_plan(
+            plan_result = W.parse_plan(
                 str(annotations_of(current)[STEPS_ANNOTATION])
                 if STEPS_ANNOTATION in annotations_of(current)
                 else None
-            ).plan
+            )
+            if plan_result.warning and action is Action.ADVANCE:
+                cur_ns, cur_name = meta(current)
+                raise ActionUnavailable(
+                    rollout.ref,
+                    action,
+                    "advance refused: "
+                    + plan_refusal(self.kind, cur_ns, cur_name, plan_result.warning),
+                )
+            plan = plan_result.plan
             before = _describe(split)
             if split.share is None and action is Action.ADVANCE:
                 # 0/0 sends nothing anywhere; "advancing" it would start real traffic.

@@ -32,6 +32,10 @@ DEFAULT_PLAN: tuple[int, ...] = (5, 10, 20, 30, 50, 100)
 FALLBACK_TOTAL = 100
 
 
+#: What a malformed plan means for the operator, after the sentence saying why.
+_REFUSED = "advance is refused until it is fixed"
+
+
 @dataclass(frozen=True)
 class PlanResult:
     plan: tuple[int, ...]
@@ -41,6 +45,10 @@ class PlanResult:
 def parse_plan(text: str | None) -> PlanResult:
     """Read a `rollout-console.io/steps` value; malformed -> default plan + warning.
 
+    The default plan is only what the screen shows: the provider refuses to
+    advance on a malformed plan (the operator wrote a plan; guessing another could
+    send more traffic than they meant).
+
     Accepted: comma-separated integers 1..100, strictly increasing, optional
     spaces and `%` signs. A plan that stops short of 100 gets 100 appended, so
     advancing can always finish the rollout (documented, not a warning).
@@ -48,11 +56,8 @@ def parse_plan(text: str | None) -> PlanResult:
     if text is None:
         return PlanResult(DEFAULT_PLAN)
     raw = text.strip()
-    default_text = ",".join(str(w) for w in DEFAULT_PLAN)
     if not raw:
-        return PlanResult(
-            DEFAULT_PLAN, f"step plan annotation is empty; using the default plan {default_text}"
-        )
+        return PlanResult(DEFAULT_PLAN, f"step plan annotation is empty; {_REFUSED}")
     weights: list[int] = []
     for part in raw.split(","):
         item = part.strip().removesuffix("%").strip()
@@ -64,20 +69,17 @@ def parse_plan(text: str | None) -> PlanResult:
         except ValueError:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {quote(raw)} is not a list of whole percentages; "
-                f"using the default plan {default_text}",
+                f"step plan {quote(raw)} is not a list of whole percentages; {_REFUSED}",
             )
         if not 0 < value <= 100:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {quote(raw)} has {value}, outside 1..100; "
-                f"using the default plan {default_text}",
+                f"step plan {quote(raw)} has {value}, outside 1..100; {_REFUSED}",
             )
         if weights and value <= weights[-1]:
             return PlanResult(
                 DEFAULT_PLAN,
-                f"step plan {quote(raw)} is not strictly increasing; "
-                f"using the default plan {default_text}",
+                f"step plan {quote(raw)} is not strictly increasing; {_REFUSED}",
             )
         weights.append(value)
     if weights[-1] != 100:

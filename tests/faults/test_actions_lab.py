@@ -154,12 +154,6 @@ def test_repeated_pause_and_resume_of_an_argo_rollout_exit_0(
     "pause a paused mesh (Istio) canary; resume a running one",
     "exit 0 both times, saying already paused / not paused; nothing written",
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed at HEAD: the mesh model marks pause unavailable when paused and "
-    "resume when running, and KubeBackend.act refuses those (exit 1) before the "
-    "provider's idempotent path runs",
-)
 def test_repeated_pause_and_resume_of_a_mesh_canary_exit_0(
     kube_lab: KubeLab, istio_ns: str, tmp_path: Path, fault: Fault
 ) -> None:

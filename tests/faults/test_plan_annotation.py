@@ -14,7 +14,7 @@ from tests.faults.conftest import Fault
 
 @pytest.mark.fault(
     "step plan annotation in full-width or other non-ASCII digits",
-    "refused: the default plan, with a warning naming the plan",
+    "refused: advance unavailable, with a warning naming the plan",
 )
 @pytest.mark.parametrize(
     "plan",
@@ -28,6 +28,7 @@ def test_a_plan_of_non_ascii_digits_is_refused(plan: str, fault: Fault) -> None:
     )
     assert result.plan == W.DEFAULT_PLAN
     assert result.warning and "not a list of whole percentages" in result.warning
+    assert "advance is refused" in result.warning
 
 
 @pytest.mark.fault(

@@ -307,7 +307,12 @@ def test_step_plan_annotation_and_malformed_plan() -> None:
     assert "next step 25%" in r.message
     bad = one([vs_obj(annotations={mesh.STEPS_ANNOTATION: "5,x"})])
     assert [s.weight for s in bad.steps] == [5, 10, 20, 30, 50, 100]
-    assert any("default plan" in w for w in bad.warnings)
+    assert any("advance is refused until it is fixed" in w for w in bad.warnings)
+    # The default plan is only shown: advancing on a plan nobody wrote is refused,
+    # naming the object and the annotation.
+    reason = bad.why_unavailable(Action.ADVANCE) or ""
+    assert mesh.STEPS_ANNOTATION in reason and f"{NS}/tf-serving" in reason
+    assert bad.why_unavailable(Action.PROMOTE_FULL) is None
 
 
 # --- malformed ----------------------------------------------------------------------------
@@ -643,3 +648,18 @@ def test_a_plan_of_non_ascii_digits_is_rejected(plan: str) -> None:
 
     result = W.parse_plan(plan)
     assert result.plan == W.DEFAULT_PLAN and "not a list of whole percentages" in result.warning
+
+
+def test_advance_on_a_plan_broken_since_the_key_was_pressed_is_refused() -> None:
+    # Shown as fine, then someone wrote full-width digits: the write path reads the
+    # plan of the object it writes and refuses rather than advancing along the
+    # default plan.
+    vs = vs_obj(weights=(90, 10))
+    r = one([vs])
+    broken = vs_obj(weights=(90, 10), annotations={mesh.STEPS_ANNOTATION: "\uff11\uff10,50"})
+    api = FakeApi(broken)
+    with pytest.raises(ActionUnavailable) as refused:
+        ISTIO.act(api, r, broken, Action.ADVANCE)
+    assert mesh.STEPS_ANNOTATION in str(refused.value) and f"{NS}/tf-serving" in str(refused.value)
+    assert api.patches == []
+    assert weights_of(api.obj) == [90, 10]

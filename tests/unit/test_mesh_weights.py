@@ -46,7 +46,7 @@ def test_malformed_plan_warns_and_falls_back(text: str, words: str) -> None:
     result = W.parse_plan(text)
     assert result.plan == W.DEFAULT_PLAN
     assert words in result.warning
-    assert "default plan 5,10,20,30,50,100" in result.warning
+    assert "advance is refused until it is fixed" in result.warning
 
 
 def test_plan_steps_are_set_weight_steps() -> None:
