@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from console.kube.transport import Credentials, Transport
 
 from console.kube import backend as kube_backend
 from console.kube.retry import (
@@ -18,7 +19,6 @@ from console.kube.retry import (
     jittered,
     watch_read_timeout,
 )
-from console.kube.transport import Credentials, Transport
 
 
 def test_each_wait_is_in_the_upper_half_of_a_doubling_capped_ceiling() -> None:
