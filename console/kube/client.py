@@ -371,6 +371,28 @@ class KubeClient:
         out: dict[str, Any] = self.send("POST", rt.path(namespace), (), dict(body))
         return out
 
+    # --- access review --------------------------------------------------------------
+
+    def access_review(
+        self, verb: str, group: str, resource: str, subresource: str, namespace: str
+    ) -> tuple[bool, str]:
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "namespace": namespace,
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource,
+                    "subresource": subresource,
+                }
+            },
+        }
+        out = self.send("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", (), body)
+        status = (out or {}).get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
+
     # --- streams --------------------------------------------------------------------
 
     def watch_events(

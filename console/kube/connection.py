@@ -123,18 +123,13 @@ class Connection:
         exec_credentials.CACHE.invalidate(self.user, self._exec, self._base_dir)
         return True
 
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.rest_client.pool_manager.clear()
-                self._client = None
-            for d in self._cert_dirs:
-                d.cleanup()
-            self._cert_dirs.clear()
-
     # --- inside -----------------------------------------------------------------------
 
     def _new_client(self) -> ApiClient:
+        if not self.configuration.verify_ssl:
+            # The kubeconfig asked for insecure-skip-tls-verify: kubectl does not warn
+            # on every request, and a warning per request would flood stderr.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         client = ApiClient(self.configuration)
         client.user_agent = USER_AGENT
         return client

@@ -304,3 +304,18 @@ def test_raw_json_is_cheaper_than_the_typed_models() -> None:
     json.loads(text)
     raw = time.perf_counter() - started
     assert raw * 3 < typed, (raw, typed)
+
+
+def test_access_review(server: Server, tmp_path: Path) -> None:
+    server.script = [(201, {}, {"status": {"allowed": False, "reason": "no RoleBinding"}})]
+    c = client(port(server), tmp_path)
+    assert c.access_review("patch", "argoproj.io", "rollouts", "status", "ns") == (
+        False,
+        "no RoleBinding",
+    )
+    [(method, path, ctype, _)] = server.seen
+    assert (method, path, ctype) == (
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "application/json",
+    )
