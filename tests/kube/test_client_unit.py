@@ -319,3 +319,36 @@ def test_access_review(server: Server, tmp_path: Path) -> None:
         "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
         "application/json",
     )
+
+
+def test_a_plugins_client_certificate_is_renewed_with_a_new_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.kube import exec_credentials
+
+    now = [0.0]
+    monkeypatch.setattr(
+        exec_credentials, "CACHE", exec_credentials.ExecCredentialCache(clock=lambda: now[0])
+    )
+    counter = tmp_path / "n"
+    plugin = tmp_path / "plugin"
+    plugin.write_text(
+        f"#!/bin/sh\necho x >> {counter}\nn=$(wc -l < {counter})\n"
+        'exp=$(date -u -d "+60 seconds" +%Y-%m-%dT%H:%M:%SZ)\n'
+        'echo "{\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"clientCertificateData\\":'
+        '\\"CERT-$n\\",\\"clientKeyData\\":\\"KEY-$n\\",\\"expirationTimestamp\\":\\"$exp\\"}}"\n'
+    )
+    plugin.chmod(0o755)
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin)}}
+    conn = client(1, tmp_path, user).connection
+
+    def certificate(api: Any) -> str:
+        pool_kw = api.rest_client.pool_manager.connection_pool_kw
+        return Path(pool_kw["cert_file"]).read_text() + Path(pool_kw["key_file"]).read_text()
+
+    first = conn.api_client()
+    assert certificate(first) == "CERT-1KEY-1"
+    assert conn.api_client() is first  # reused while the credential lasts
+    now[0] = 61.0  # past its expiry: the plugin runs again, and a new pool uses its pair
+    second = conn.api_client()
+    assert second is not first and certificate(second) == "CERT-2KEY-2"
