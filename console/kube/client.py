@@ -3,8 +3,8 @@
 Requests go through the kubernetes package's ApiClient (console/kube/connection.py:
 its urllib3 pool, TLS, proxy and credentials) with `_preload_content=False`, and
 the JSON is decoded here with json.loads: the console reads dicts, and decoding
-into the package's typed models and back costs several times as much (a
-list of 500 Pods: see tests/kube/test_client_unit.py's docstring for the figure).
+into the package's typed models costs about 20 times as much (a list of 500 Pods:
+3 ms against 60-75 ms warm, 490 ms the first time; test_client_unit.py measures it).
 
 Manners, as client-go has them:
 
