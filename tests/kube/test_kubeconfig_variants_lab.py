@@ -9,11 +9,14 @@ Argo kinds in one namespace.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from console import exit_codes
 from tests.faults.test_exec_plugin_lab import exec_kubeconfig, one_sentence
@@ -365,16 +371,33 @@ def test_an_invalid_token_is_one_sentence(reader: Reader, tmp_path: Path) -> Non
     assert "not authenticated" in line.lower(), line
 
 
-def test_a_token_of_a_deleted_service_account_is_one_sentence(
+def resigned(token: str, key_path: Path, *, expires_in: float) -> str:
+    """`token` (a ServiceAccount JWT) with its times moved so it expires `expires_in`
+    seconds from now, signed again with the API server's service-account key."""
+    header, claims_b64, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
+    now = int(time.time())
+    claims.update(iat=now - 7200, nbf=now - 7200, exp=now + int(expires_in))
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    der = key.sign(f"{header}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)  # JWS ES256 wants r||s, not DER
+    signature = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{header}.{body}.{signature.rstrip(b'=').decode()}"
+
+
+def test_an_expired_token_is_one_sentence(
     kube_lab: KubeLab, reader: Reader, tmp_path: Path
 ) -> None:
-    # A real, signed, unexpired JWT the API server no longer accepts: its ServiceAccount
-    # is gone (what an expired token also gets: 401).
-    sa = kube_lab.create_service_account_kubeconfig(reader.namespace, "gone", ARGO_READER)
-    token = yaml.safe_load(sa.read_text())["users"][0]["user"]["token"]
-    kube_lab.kubectl("delete", "serviceaccount", "gone", "-n", reader.namespace)
-    kubeconfig = write_kubeconfig(tmp_path / "gone.kubeconfig", reader, user={"token": token})
-    line = fails(get(kubeconfig), exit_codes.REFUSED, token)
+    # The reader's own token, re-signed with the API server's key: valid for an hour it
+    # lists (so the signature is good), expired a minute ago it is refused.
+    fresh = resigned(reader.token, kube_lab.sa_signing_key, expires_in=3600)
+    kubeconfig = write_kubeconfig(tmp_path / "fresh.kubeconfig", reader, user={"token": fresh})
+    assert_lists(get(kubeconfig), fresh)
+    expired = resigned(reader.token, kube_lab.sa_signing_key, expires_in=-60)
+    kubeconfig = write_kubeconfig(tmp_path / "expired.kubeconfig", reader, user={"token": expired})
+    line = fails(get(kubeconfig), exit_codes.REFUSED, expired)
     assert "not authenticated" in line.lower(), line
 
 
@@ -389,4 +412,4 @@ def test_a_ca_mismatch_names_the_certificate_problem(reader: Reader, tmp_path: P
         cluster={"certificate-authority": str(other_ca.cert)},
     )
     line = fails(get(kubeconfig), exit_codes.UNAVAILABLE, reader.token)
-    assert "certificate" in line.lower() and "verify" in line.lower(), line
+    assert "certificate" in line.lower(), line
