@@ -256,7 +256,7 @@ class KubeBackend(KubeInspection):  # tree, YAML, describe, logs: console/kube/i
         for cfg in clusters:
             scope = None if all_namespaces else (namespace or cfg.namespace)
             client = KubeClient(
-                cfg.name, cfg.transport, cfg.user, request_timeout or DEFAULT_TIMEOUT
+                cfg.name, cfg.connection, cfg.user, request_timeout or DEFAULT_TIMEOUT
             )
             self.clusters[cfg.name] = _Cluster(
                 cfg, client, scope, AccessChecker(client, cfg.name, cfg.user)

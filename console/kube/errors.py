@@ -5,7 +5,9 @@ anything else keeps the server's message (redacted) so nothing is hidden.
 The server's words are untrusted text: the sentence is one clean line and a
 quoted body is clipped (console/untrusted.py).
 This module does not import kubernetes: it reads the exception's attributes
-(ApiException has .status/.reason/.body), so it is testable without a cluster.
+(ApiError and kubernetes' ApiException have .status/.reason/.body), so it is
+testable without a cluster. console/kube/client.py turns urllib3's network
+errors into the builtin OSErrors these sentences look for.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 from typing import Any
 
 from console.model import Action, ActionError, ConsoleError, RolloutRef, UnavailableError
@@ -31,6 +34,24 @@ _SECRET_PATTERNS = (
 # A server message can quote the object (a 422 echoes the bad value): long
 # enough for any real Status message, short enough that nothing floods a line.
 SERVER_TEXT_LIMIT = 400
+
+
+class ApiError(Exception):
+    """A non-2xx answer. `.status`, `.reason`, `.body` as kubernetes' ApiException has them."""
+
+    def __init__(self, status: int, reason: str, body: str = "") -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+    @property
+    def message(self) -> str:
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return self.reason
+        return str(data.get("message") or self.reason) if isinstance(data, dict) else self.reason
 
 
 def redact(text: str) -> str:
@@ -123,6 +144,11 @@ def _describe(exc: BaseException, *, what: str, cluster: str, user: str) -> str:
         return f"Timed out: {what} {where} got no answer from the API server in time."
     if _is_refused(exc):
         return f"Connection refused: the API server {where} is not reachable for {what}."
+    tls = next((e for e in _chain(exc) if isinstance(e, ssl.SSLError)), None)
+    if tls is not None:
+        reason = getattr(tls, "verify_message", "") or getattr(tls, "reason", "") or str(tls)
+        detail = clip(clean_line(redact(str(reason))), SERVER_TEXT_LIMIT)
+        return f"TLS failed with the API server {where} for {what}: {detail.rstrip('.')}."
     detail = clip(clean_line(redact(str(exc))), SERVER_TEXT_LIMIT)
     return f"Failed to {what} {where}: {detail or type(exc).__name__}."
 

@@ -13,7 +13,9 @@ once per kind: a plugin that failed after 5 s made `get` take 50 s. Here:
 - a plugin that hangs is killed (its whole process group) after a time limit,
   with one sentence naming the user.
 
-Kept apart from the HTTP transport so it can move with the cluster I/O.
+The kubernetes package's own ExecProvider does none of this (it runs the plugin
+at every load, with no time limit), so console/kube/connection.py keeps `exec`
+away from the package's loader and feeds the token from here.
 """
 
 from __future__ import annotations

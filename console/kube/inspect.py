@@ -27,7 +27,7 @@ from console.untrusted import clean, clean_line, clip
 
 if TYPE_CHECKING:
     from console.kube.backend import _Cluster
-    from console.kube.transport import WatchHandle
+    from console.kube.client import WatchHandle
 
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 # Argo's v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey.
@@ -552,7 +552,7 @@ class KubeInspection:
 
         threading.Thread(target=close_on_stop, name=f"logs-{pod}", daemon=True).start()
         try:
-            for line in c.client.transport.stream_text(path, query, LOG_CONNECT_TIMEOUT_S, opened):
+            for line in c.client.stream_text(path, query, LOG_CONNECT_TIMEOUT_S, opened):
                 if stop.is_set():
                     return
                 yield clean_line(line.expandtabs(4))

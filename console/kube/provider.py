@@ -103,7 +103,7 @@ class KubeApi(Protocol):
     """What a provider may do to one cluster while acting.
 
     Implemented by console.kube.client.KubeClient. Methods raise
-    kubernetes.client.ApiException (or a connection error); the backend turns
+    console.kube.errors.ApiError (or an OSError); the backend turns
     those into one-sentence ActionErrors (console/kube/errors.py), so
     providers should let them propagate unless they handle e.g. a 409 retry.
     """

@@ -18,9 +18,8 @@ from console import audit
 from console.headless import list_json, table
 from console.kube import mesh
 from console.kube.backend import KubeBackend
-from console.kube.errors import describe_error
+from console.kube.errors import ApiError, describe_error
 from console.kube.events import event_body
-from console.kube.transport import ApiError
 from console.metrics.prometheus import QueryError, _http_reason, parse_result
 from console.model import Action, ActionError, ConsoleError, Rollout, RolloutRef
 from tests.faults.conftest import Fault

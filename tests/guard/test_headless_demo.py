@@ -137,13 +137,13 @@ class _FakeConfigMaps:
     def get(self, rt: object, namespace: str, name: str) -> dict[str, object]:
         self.gets += 1
         if namespace not in self.data:
-            from console.kube.transport import ApiError
+            from console.kube.errors import ApiError
 
             raise ApiError(404, "Not Found", "")
         return {"metadata": {"namespace": namespace, "name": name}, "data": self.data[namespace]}
 
     def request(self, *args: object, **kwargs: object) -> object:
-        from console.kube.transport import ApiError
+        from console.kube.errors import ApiError
 
         raise ApiError(403, "Forbidden", "")
 

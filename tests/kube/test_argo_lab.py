@@ -16,7 +16,7 @@ import yaml
 
 from console import audit
 from console.kube.argo import HASH_LABEL, ROLLOUTS
-from console.kube.transport import ApiError
+from console.kube.errors import ApiError
 from console.model import Action, ActionError, ActionUnavailable, Phase, ProviderKind, RolloutRef
 from tests.kube.helpers import (
     ARGO_READER,
@@ -40,13 +40,12 @@ def _audit_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _recording(b: Any) -> list[tuple[str, str, str | None, Any]]:
-    """Wrap the backend's transport: every request's method, path, Content-Type, body."""
+    """Wrap each cluster's client: every request's method, path, Content-Type, body."""
     calls: list[tuple[str, str, str | None, Any]] = []
     for c in b.clusters.values():
-        transport = c.client.transport
-        real = transport.request
+        real = c.client.send
 
-        def request(
+        def send(
             method: str,
             path: str,
             query: Any = (),
@@ -56,9 +55,9 @@ def _recording(b: Any) -> list[tuple[str, str, str | None, Any]]:
             _real: Any = real,
         ) -> Any:
             calls.append((method, path, content_type, body))
-            return _real(method, path, query, body, content_type=content_type, timeout=timeout)
+            return _real(method, path, query, body, content_type, timeout)
 
-        transport.request = request
+        c.client.send = send
     return calls
 
 

@@ -17,8 +17,8 @@ from console.kube import backend as backend_mod
 from console.kube.argo import PODS, REPLICASETS, ROLLOUTS
 from console.kube.backend import KubeBackend
 from console.kube.config import ClusterConfig
+from console.kube.errors import ApiError
 from console.kube.provider import ResourceType
-from console.kube.transport import ApiError
 from console.model import (
     ConnectionState,
     ConsoleError,

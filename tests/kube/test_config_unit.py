@@ -8,14 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 import yaml
 
 from console import audit
-from console.kube.config import load_clusters
-from console.kube.errors import describe_error, redact
+from console.kube import config, connection
+from console.kube.config import ClusterConfig, load_clusters
+from console.kube.errors import ApiError, describe_error, redact
 from console.kube.events import event_body
-from console.kube.transport import ApiError
 from console.model import Action, ConsoleError
+
+
+def authorization(cluster: ClusterConfig) -> str:
+    """The Authorization header the cluster's next request carries."""
+    api = cluster.connection.api_client()
+    headers = api.param_serialize("GET", "/version", auth_settings=["BearerToken"])[2]
+    return str(headers.get("authorization") or "")
+
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2VjcmV0"
 
@@ -61,17 +70,136 @@ def test_contexts_and_default_namespace(tmp_path: Path) -> None:
     assert (a.name, a.namespace, a.user) == ("ctx-a", "ml", "alice")
     a2, b = load_clusters(str(path), ["ctx-a", "ctx-b"])
     assert (b.name, b.namespace, b.user) == ("ctx-b", "default", "bob")
-    # tokenFile is relative to the kubeconfig's directory and re-read on use.
-    assert b.transport.creds.bearer() == "bobs-token"
-    assert a2.transport.host == "127.0.0.1" and a2.transport.port == 6443
+    # tokenFile is relative to the kubeconfig's directory.
+    assert authorization(b) == "Bearer bobs-token"
+    assert authorization(a2) == f"Bearer {TOKEN}"
+    assert a2.connection.host == "https://127.0.0.1:6443"
+    # insecure-skip-tls-verify reaches the package's Configuration.
+    assert b.connection.configuration.verify_ssl is False
+    assert a2.connection.configuration.verify_ssl is True
+
+
+def test_token_file_is_read_again_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path / "config")
+    token = tmp_path / "bob.token"
+    token.write_text("first\n")
+    [b] = load_clusters(str(path), ["ctx-b"])
+    assert authorization(b) == "Bearer first"
+    token.write_text("rotated\n")  # a projected service-account token rotates
+    assert authorization(b) == "Bearer first"
+    monkeypatch.setattr(connection, "RELOAD_S", 0.0)
+    b.connection._next_reload = 0.0
+    assert authorization(b) == "Bearer rotated"
 
 
 def test_kubeconfig_env_and_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = write_config(tmp_path / "one", **{"current-context": "ctx-b"})
-    second = write_config(tmp_path / "two")
+    (tmp_path / "bob.token").write_text("bobs-token\n")  # the tokenFile of ctx-b's user
+    second = write_config(
+        tmp_path / "two",
+        users=[{"name": "alice", "user": {"token": "from-the-second-file"}}],
+        contexts=[
+            {"name": "ctx-a", "context": {"cluster": "c-b", "user": "alice"}},
+            {"name": "ctx-c", "context": {"cluster": "c-a", "user": "alice"}},
+        ],
+    )
     monkeypatch.setenv("KUBECONFIG", f"{first}:{second}:{tmp_path / 'missing'}")
     [c] = load_clusters(None, [])
     assert c.name == "ctx-b"  # the first file's current-context wins
+    a, only_second = load_clusters(None, ["ctx-a", "ctx-c"])
+    # The first file to define a name wins; names only the second defines are there.
+    assert a.connection.host == "https://127.0.0.1:6443"
+    assert authorization(a) == f"Bearer {TOKEN}"
+    assert only_second.connection.host == "https://127.0.0.1:6443"
+    assert authorization(only_second) == f"Bearer {TOKEN}"
+
+
+def test_tls_server_name_and_proxy_url_reach_the_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    clusters = [
+        {
+            "name": "c-a",
+            "cluster": {
+                "server": "https://127.0.0.1:6443",
+                "insecure-skip-tls-verify": True,
+                "tls-server-name": "kubernetes.lab",
+                "proxy-url": "http://127.0.0.1:3128",
+            },
+        }
+    ]
+    [a] = load_clusters(str(write_config(tmp_path / "config", clusters=clusters)), ["ctx-a"])
+    pool = a.connection.api_client().rest_client.pool_manager
+    # proxy-url wins over NO_PROXY, as kubectl has it.
+    assert isinstance(pool, urllib3.ProxyManager)
+    assert pool.proxy.url == "http://127.0.0.1:3128"
+    assert pool.connection_pool_kw["server_hostname"] == "kubernetes.lab"
+
+
+def test_https_proxy_environment_and_no_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    [a] = load_clusters(str(write_config(tmp_path / "config")), ["ctx-a"])
+    pool = a.connection.api_client().rest_client.pool_manager
+    assert isinstance(pool, urllib3.ProxyManager)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
+    [a] = load_clusters(str(write_config(tmp_path / "config")), ["ctx-a"])
+    pool = a.connection.api_client().rest_client.pool_manager
+    assert not isinstance(pool, urllib3.ProxyManager)
+
+
+def test_in_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "token").write_text("sa-token")
+    (tmp_path / "ca.crt").write_text("not empty")
+    (tmp_path / "namespace").write_text("guard-ns\n")
+    monkeypatch.setattr(config, "SA_DIR", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", "")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    [c] = load_clusters(None, [])
+    assert (c.name, c.namespace) == ("in-cluster", "guard-ns")
+    assert c.connection.host == "https://10.0.0.1:443"
+    assert authorization(c).lower() == "bearer sa-token"
+    with pytest.raises(ConsoleError, match="--context needs a kubeconfig"):
+        load_clusters(None, ["x"])
+    (tmp_path / "token").unlink()
+    with pytest.raises(ConsoleError) as err:
+        load_clusters(None, [])
+    assert str(err.value).startswith("In-cluster configuration failed: ")
+
+
+def test_missing_cluster_and_bad_files(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "config",
+        contexts=[{"name": "ctx-a", "context": {"cluster": "gone", "user": "alice"}}],
+    )
+    with pytest.raises(ConsoleError) as err:
+        load_clusters(str(path), [])
+    assert str(err.value) == f"Context 'ctx-a' names cluster 'gone', not in {path}."
+    missing_ca = write_config(
+        tmp_path / "ca",
+        clusters=[
+            {
+                "name": "c-a",
+                "cluster": {"server": "https://x:1", "certificate-authority": "nope.crt"},
+            }
+        ],
+    )
+    with pytest.raises(ConsoleError) as err:
+        load_clusters(str(missing_ca), [])
+    assert str(err.value).startswith(f"Cannot use context 'ctx-a' of {missing_ca}: ")
+    assert "nope.crt" in str(err.value)
+    listed = tmp_path / "list"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(ConsoleError, match="not a kubeconfig mapping"):
+        load_clusters(str(listed), [])
 
 
 def test_unknown_context_is_one_sentence(tmp_path: Path) -> None:
@@ -102,6 +230,8 @@ def test_legacy_auth_provider_refused(tmp_path: Path) -> None:
 
 
 def test_exec_plugin_token(tmp_path: Path) -> None:
+    # The package's loader never sees the exec entry: the plugin runs through the
+    # console's cache (once), not kubernetes' ExecProvider.
     plugin = tmp_path / "plugin.sh"
     plugin.write_text(
         "#!/bin/sh\n"
@@ -124,7 +254,7 @@ def test_exec_plugin_token(tmp_path: Path) -> None:
         ],
     )
     [c] = load_clusters(str(path), [])
-    assert c.transport.creds.bearer() == "from-exec"
+    assert authorization(c) == "Bearer from-exec"
 
 
 def test_redaction() -> None:

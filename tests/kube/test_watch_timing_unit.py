@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import random
-import socket
 import statistics
-import threading
-import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +14,6 @@ from console.kube.retry import (
     jittered,
     watch_read_timeout,
 )
-from console.kube.transport import Credentials, Transport
 
 
 def test_each_wait_is_in_the_upper_half_of_a_doubling_capped_ceiling() -> None:
@@ -64,37 +59,3 @@ def test_read_timeout_is_a_multiple_of_the_bookmark_interval() -> None:
     # and not shorter than a bookmark interval (a quiet live watch is not cut often).
     assert BOOKMARK_INTERVAL_S < timeout < kube_backend.WATCH_TIMEOUT_S
     assert watch_read_timeout(10.0, 3) == 30.0
-
-
-@pytest.fixture
-def quiet_server() -> Iterator[int]:
-    """Answers a watch with its headers and one event, then says nothing more."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        conn.recv(65536)
-        event = b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}\n'
-        conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(event):x}\r\n".encode() + event + b"\r\n"
-        )
-        done.wait(30)
-        conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        done.set()
-        listener.close()
-
-
-def test_a_watch_silent_past_the_read_timeout_ends_without_an_error(quiet_server: int) -> None:
-    t = Transport(Credentials(server=f"http://127.0.0.1:{quiet_server}"))
-    started = time.monotonic()
-    events = list(t.stream("/api/v1/pods", [("watch", "true")], read_timeout=1.0))
-    took = time.monotonic() - started
-    assert [e["type"] for e in events] == ["BOOKMARK"]
-    assert 1.0 <= took < 5.0

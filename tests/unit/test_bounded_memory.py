@@ -72,7 +72,7 @@ class _ConfigMaps:
         self.gets = 0
 
     def get(self, rt: object, namespace: str, name: str) -> dict[str, object]:
-        from console.kube.transport import ApiError
+        from console.kube.errors import ApiError
 
         self.gets += 1
         raise ApiError(404, "Not Found", "")
