@@ -537,6 +537,11 @@ class KubeLab:
             namespace=namespace,
         )
 
+    @property
+    def sa_signing_key(self) -> Path:
+        """The key the API server signs ServiceAccount tokens with (a test re-signs one)."""
+        return self.workdir / "pki" / "sa.key"
+
     def _ca_path(self) -> Path:
         config = yaml.safe_load(self.kubeconfig.read_text())
         return Path(config["clusters"][0]["cluster"]["certificate-authority"])

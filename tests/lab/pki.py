@@ -151,3 +151,36 @@ def generate(pki_dir: Path, client_names: dict[str, tuple[str, str | None]]) -> 
     return LabPKI(
         ca=ca, apiserver=apiserver, sa_private=sa_private, sa_public=sa_public, clients=clients
     )
+
+
+def _ca(pki_dir: Path, cn: str) -> tuple[KeyPair, ec.EllipticCurvePrivateKey, x509.Name]:
+    key = _new_key()
+    name = _name(cn)
+    cert = (
+        _builder(name, name, key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pair = KeyPair(pki_dir / f"{cn}.crt", pki_dir / f"{cn}.key")
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pair.key, key)
+    return pair, key, name
+
+
+def name_only(pki_dir: Path, dns_name: str) -> tuple[KeyPair, KeyPair]:
+    """A fresh CA (nothing else trusts it) and a serving pair it signed for ``dns_name``
+    alone: no IP address, so a client that connects to 127.0.0.1 verifies it only when
+    told the name (kubeconfig ``tls-server-name``). Returns (ca, serving pair)."""
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, ca_name = _ca(pki_dir, f"{dns_name}-ca")
+    key = _new_key()
+    cert = (
+        _builder(_name(dns_name), ca_name, key.public_key())
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pair = KeyPair(pki_dir / f"{dns_name}.crt", pki_dir / f"{dns_name}.key")
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pair.key, key)
+    return ca, pair
