@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.timestamps import human_duration
+
 # Kind symbols (the plugin's cmd/get/get.go).
 ICON_ROLLOUT = "⟳"
 ICON_REVISION = "#"
@@ -85,35 +87,6 @@ def pod_icon(status: str) -> str:
         "RegistryUnavailable": ICON_WARNING,
         "Unknown": ICON_UNKNOWN,
     }.get(status, " ")
-
-
-def human_duration(seconds: float) -> str:
-    """Kubernetes' HumanDuration (the plugin's AGE column): 45s, 3m10s, 15m, 5h30m, 3d."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, Row
 from console.guard.gates import PAUSED_AT_ANNOTATION
 from console.guard.verdicts import GateState, Verdict
 from console.model import Phase, Rollout, StepKind, VersionInfo, format_duration
+from console.timestamps import human_duration
 from widgets._palette import Palette, palette
 from widgets.column_fit import fit_cell, fit_versions, fit_widths
 
@@ -608,7 +609,10 @@ class RolloutTable(DataTable[Text]):
 
 
 def _age(rollout: Rollout, now: float) -> str:
-    return format_duration(now - rollout.created_at) if rollout.created_at else "-"
+    # kubectl's AGE (HumanDuration): seconds only under 10 minutes. Besides being
+    # what operators read elsewhere, a list of 1,000 rollouts under an hour old
+    # otherwise re-rendered every visible row every second.
+    return human_duration(now - rollout.created_at) if rollout.created_at else "-"
 
 
 def _phase_cell(rollout: Rollout, colours: Palette, *, narrow: bool = False) -> Text:

@@ -17,8 +17,8 @@ import yaml
 from console.demo.simulation import DemoCluster
 from console.inspection import LogTarget
 from console.model import ConsoleError, Phase, Role, Rollout, RolloutRef, VersionInfo
-from console.timestamps import rfc3339
-from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
+from console.timestamps import human_duration, rfc3339
+from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode
 
 SIDECAR = "istio-proxy"
 #: Seconds between two synthetic log lines (wall time: logs are not simulated).

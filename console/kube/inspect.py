@@ -21,8 +21,8 @@ from console.inspection import LogTarget
 from console.kube.errors import describe_error, status_message
 from console.kube.provider import Obj, Provider, ResourceType, created_at, dig, meta
 from console.model import ConsoleError, ProviderKind, Role, Rollout, RolloutRef
-from console.timestamps import parse_rfc3339
-from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode, human_duration
+from console.timestamps import human_duration, parse_rfc3339
+from console.tree import PodNode, RevisionNode, RolloutTree, WorkloadNode
 from console.untrusted import clean, clean_line, clip
 
 if TYPE_CHECKING:

@@ -116,6 +116,9 @@ class Patcher:
         self._threads: list[threading.Thread] = []
         self._start = 0.0
         self._i = 0
+        # Where the patch sequence starts: a rerun against a kept lab (--no-create)
+        # would otherwise replay the same patches, which change nothing.
+        self._base = int(time.time())
 
     def body(self, i: int) -> dict[str, Any]:
         turn = i // self.n_rollouts
@@ -171,7 +174,7 @@ class Patcher:
                 conn.request(
                     "PATCH",
                     path,
-                    body=json.dumps(self.body(i)),
+                    body=json.dumps(self.body(self._base + i)),
                     headers={"Content-Type": "application/merge-patch+json"},
                 )
                 response = conn.getresponse()

@@ -15,7 +15,8 @@ from console.kube.inspect import (
     pod_status,
 )
 from console.model import Phase, ProviderKind, Role, Rollout, RolloutRef, VersionInfo
-from console.tree import human_duration, tree_text
+from console.timestamps import human_duration
+from console.tree import tree_text
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 ISO0 = "2026-01-01T00:00:00Z"
