@@ -12,6 +12,9 @@
 
 Heavy imports (textual, kubernetes, prometheus) happen only on the path that
 needs them, so `get` does not pay for textual and the demo not for kubernetes.
+This module is the parser and the dispatch only: the TUI starts in console.tui,
+imported when the options ask for it, and console.sources picks the data sources
+for every command.
 """
 
 from __future__ import annotations
@@ -21,13 +24,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from console.app import RolloutConsoleApp
-    from console.backend import MetricsSource, RolloutsBackend
-    from console.sources import GuardWiring
 
 ACTION_COMMANDS = ("advance", "promote", "pause", "resume", "rollback", "retry", "undo")
 
@@ -356,33 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from console.sources import make_sources
+    # The only way into textual: everything above runs without it (an import-linter
+    # contract ignores just this edge, and tests/unit/test_textfree.py checks at run time).
+    from console.tui import run_tui
 
-    try:
-        backend, metrics = make_sources(args)
-    except Exception as exc:  # one sentence, never a traceback, for bad config
-        from console.untrusted import clean_line
-
-        print(f"rollout-console: {clean_line(str(exc))}", file=sys.stderr)
-        return 2
-
-    from console.sources import make_guard
-
-    try:
-        wiring = make_guard(args, backend, metrics)
-    except Exception as exc:  # e.g. a malformed gate config: one sentence
-        print(f"rollout-console: {exc}", file=sys.stderr)
-        return 2
-
-    app = build_app(args, backend, metrics, wiring)
-    from console.memory import limit_arenas
-
-    limit_arenas()  # before the app's worker threads start
-    try:
-        app.run()
-    finally:
-        wiring.close()  # releases the Lease of a --guard console
-    return app.return_code or 0
+    return run_tui(args)
 
 
 def _check_tui_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
@@ -406,33 +381,6 @@ def _check_tui_options(parser: argparse.ArgumentParser, args: argparse.Namespace
 def _served() -> bool:
     """Run by textual-serve for a browser: stdin and stdout are its pipes, not a tty."""
     return os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver")
-
-
-def build_app(
-    args: argparse.Namespace,
-    backend: RolloutsBackend,
-    metrics: MetricsSource,
-    wiring: GuardWiring,
-) -> RolloutConsoleApp:
-    import time
-
-    from console.app import RolloutConsoleApp
-    from console.sources import app_clock
-
-    return RolloutConsoleApp(
-        backend,
-        metrics,
-        # The demo's simulated clock for everything (AGE, countdowns, guard ages).
-        clock=app_clock(backend) or time.time,
-        read_only=args.read_only,
-        theme=args.theme or "rollout-dark",
-        guard=wiring.guard,
-        guard_every_s=wiring.every_s,
-        guard_status=wiring.status,
-        guard_statuses=wiring.statuses,
-        guard_clock=wiring.clock,
-        handle_signals=True,
-    )
 
 
 if __name__ == "__main__":

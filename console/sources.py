@@ -1,4 +1,9 @@
-"""Pick the data sources from the command line: the only place that knows them all."""
+"""Pick the data sources from the command line: the only place that knows them all.
+
+The TUI, `serve`, `get` and the actions, `metrics`, `guard` and `verdict` all build their
+backend and metrics source here, so the demo/cluster choice and the kubeconfig, namespace,
+timeout and read-only options mean the same everywhere. Nothing here imports the command
+line (console.cli) or textual: both directions are import-linter contracts."""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from typing import TYPE_CHECKING
 
 from console.backend import MetricsSource, RolloutsBackend
 from console.guard.verdicts import GuardStatus
+from console.model import ConsoleError
 
 if TYPE_CHECKING:
     from console.guard.loop import Guard
+    from console.metrics.prometheus import PrometheusSource
 
 
 #: The fastest a scenario's guard evaluates, in real seconds (at a --speed of 1000).
@@ -29,40 +36,70 @@ def wants_kube(args: argparse.Namespace) -> bool:
 
 
 def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
+    """The TUI's (and `serve`'s) sources: the demo by default, see wants_kube."""
     if not wants_kube(args):
-        from console.demo import make_demo
-
-        return make_demo(
-            seed=args.seed,
-            speed=args.speed,
-            read_only=args.read_only,
-            scenario=getattr(args, "scenario", None),
-        )
+        return demo_sources(args, read_only=args.read_only)
 
     return make_backend(args, demo=False, read_only=args.read_only), cluster_metrics(args)
 
 
+def guard_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
+    """`guard` and `verdict`: one cluster (the demo with --demo) and Prometheus, which
+    they cannot do without: no metrics is an error here, not an empty chart."""
+    demo = bool(getattr(args, "demo", False))
+    if demo:
+        return demo_sources(args)
+    if len(args.context or []) > 1:
+        raise ConsoleError("The guard watches one cluster: pass at most one --context.")
+    # The API server is the judge of what the guard may do; no SSAR round trips.
+    backend = make_backend(args, demo=False, check_access=False)
+    if not prometheus_wanted(args):
+        raise ConsoleError(
+            "The guard judges metrics: give --prometheus URL or a config file with a "
+            "prometheus section."
+        )
+    return backend, prometheus_source(args)
+
+
+def demo_sources(
+    args: argparse.Namespace, *, read_only: bool = False
+) -> tuple[RolloutsBackend, MetricsSource]:
+    """The simulated cluster: a backend and a metrics source sharing it."""
+    from console.demo import make_demo
+
+    return make_demo(
+        seed=args.seed,
+        speed=args.speed,
+        read_only=read_only,
+        scenario=getattr(args, "scenario", None),
+    )
+
+
 def make_backend(
-    args: argparse.Namespace, *, demo: bool, read_only: bool = False, check_access: bool = True
+    args: argparse.Namespace,
+    *,
+    demo: bool,
+    read_only: bool = False,
+    check_access: bool = True,
+    namespace: str | None = None,
 ) -> RolloutsBackend:
     """The rollouts backend the options name: the demo, or the clusters of the kubeconfig.
 
     The TUI, the headless commands and the guard all come here; each says whether its
-    default is the demo (the TUI) or a cluster (`get`, the actions, `guard`)."""
+    default is the demo (the TUI) or a cluster (`get`, the actions, `guard`, `metrics`).
+    `namespace` narrows a cluster backend to one namespace whatever -n/-A say (`metrics`
+    names its rollout as NS/NAME)."""
     if demo:
-        from console.demo import make_demo
-
-        scenario = getattr(args, "scenario", None)
-        backend, _ = make_demo(args.seed, args.speed, read_only, scenario=scenario)
+        backend, _ = demo_sources(args, read_only=read_only)
         return backend
     from console.kube import make_kube_backend
     from console.metrics.config import read_only_contexts
 
     return make_kube_backend(
-        kubeconfig=args.kubeconfig,
-        contexts=list(args.context or []),
-        namespace=args.namespace,
-        all_namespaces=bool(args.all_namespaces),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        contexts=list(getattr(args, "context", None) or []),
+        namespace=namespace or getattr(args, "namespace", None),
+        all_namespaces=namespace is None and bool(getattr(args, "all_namespaces", False)),
         read_only=read_only,
         check_access=check_access,
         request_timeout=getattr(args, "request_timeout", None),
@@ -70,12 +107,29 @@ def make_backend(
     )
 
 
+def prometheus_wanted(args: argparse.Namespace) -> bool:
+    """Whether --prometheus, --config or the default config file asks for Prometheus."""
+    from console.metrics import prometheus_configured
+
+    return prometheus_configured(getattr(args, "prometheus", None), getattr(args, "config", None))
+
+
+def prometheus_source(args: argparse.Namespace, *, strict: bool = False) -> PrometheusSource:
+    """The Prometheus the options name; ConsoleError (one sentence) when it cannot be
+    built. `strict`: a Prometheus that does not answer is an error too (`metrics`)."""
+    from console.metrics import make_prometheus_source
+
+    return make_prometheus_source(
+        url=getattr(args, "prometheus", None),
+        config_path=getattr(args, "config", None),
+        strict=strict,
+    )
+
+
 def cluster_metrics(args: argparse.Namespace) -> MetricsSource:
     """Prometheus when configured, else a source that says why there are no metrics."""
-    from console.metrics import make_prometheus_source, prometheus_configured
-
-    if prometheus_configured(args.prometheus, args.config):
-        return make_prometheus_source(url=args.prometheus, config_path=args.config)
+    if prometheus_wanted(args):
+        return prometheus_source(args)
     from console.metrics.none import NoMetrics
 
     return NoMetrics("no --prometheus URL or config file given")

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from console.backend import MetricsSource, RolloutsBackend
+from console.backend import RolloutsBackend
 from console.guard.loop import Guard, GuardReport
 from console.guard.verdicts import (
     VERDICT_JSON_VERSION,
@@ -68,35 +68,6 @@ def parse_interval(text: str, what: str = "--interval") -> float:
     if value <= 0:
         raise ConsoleError(f"{what} must be longer than 0s.")
     return value
-
-
-# --- sources --------------------------------------------------------------------------
-
-
-def make_backend(args: argparse.Namespace) -> RolloutsBackend:
-    if len(args.context or []) > 1 and not getattr(args, "demo", False):
-        raise ConsoleError("The guard watches one cluster: pass at most one --context.")
-    from console.sources import make_backend as backend_for
-
-    # The API server is the judge of what the guard may do; no SSAR round trips.
-    return backend_for(args, demo=bool(getattr(args, "demo", False)), check_access=False)
-
-
-def make_sources(args: argparse.Namespace) -> tuple[RolloutsBackend, MetricsSource]:
-    if getattr(args, "demo", False):
-        from console.demo import make_demo
-
-        return make_demo(seed=args.seed, speed=args.speed)
-    backend = make_backend(args)
-    from console.metrics import make_prometheus_source, prometheus_configured
-
-    if not prometheus_configured(args.prometheus, args.config):
-        raise ConsoleError(
-            "The guard judges metrics: give --prometheus URL or a config file with a "
-            "prometheus section."
-        )
-    metrics = make_prometheus_source(url=args.prometheus, config_path=args.config)
-    return backend, metrics
 
 
 # --- output -------------------------------------------------------------------------------
@@ -235,7 +206,9 @@ def run_guard(args: argparse.Namespace) -> int:
     )
     try:
         interval = parse_interval(args.interval)
-        backend, metrics = make_sources(args)
+        from console.sources import guard_sources
+
+        backend, metrics = guard_sources(args)
         from console.guard.sources import make_resolver
 
         resolver = make_resolver(backend, args.gates, args.config)
@@ -341,7 +314,9 @@ def run_verdict(args: argparse.Namespace) -> int:
     try:
         namespace, name = parse_target(args.target, args.namespace)
         interval = parse_interval(args.interval)
-        backend, metrics = make_sources(args)
+        from console.sources import guard_sources
+
+        backend, metrics = guard_sources(args)
         from console.guard.sources import make_resolver
 
         resolver = make_resolver(backend, args.gates, args.config)

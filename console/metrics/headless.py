@@ -100,16 +100,9 @@ def rollout_from_labels(ns: str, name: str, pairs: list[str]) -> Rollout:
 
 
 def rollout_from_cluster(args: argparse.Namespace, ns: str, name: str) -> Rollout:
-    from console.kube import make_kube_backend
+    from console.sources import make_backend
 
-    backend = make_kube_backend(
-        kubeconfig=getattr(args, "kubeconfig", None),
-        contexts=list(getattr(args, "context", None) or []),
-        namespace=ns,
-        all_namespaces=False,
-        read_only=True,
-        request_timeout=getattr(args, "request_timeout", None),
-    )
+    backend = make_backend(args, demo=False, read_only=True, namespace=ns)
     found = [r for r in backend.list() if r.ref.namespace == ns and r.ref.name == name]
     if not found:
         raise ConsoleError(f"No rollout {ns}/{name} in {backend.description}.")
@@ -194,8 +187,8 @@ def render_table(
 def run_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
-        from console.metrics import make_prometheus_source
         from console.metrics.config import parse_duration
+        from console.sources import prometheus_source
 
         ns, name = parse_target(args.target, getattr(args, "namespace", None))
         window_s = parse_duration(getattr(args, "window", None) or "5m", "--window")
@@ -203,11 +196,7 @@ def run_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
         rollout = (
             rollout_from_labels(ns, name, pairs) if pairs else rollout_from_cluster(args, ns, name)
         )
-        source = make_prometheus_source(
-            url=getattr(args, "prometheus", None),
-            config_path=getattr(args, "config", None),
-            strict=True,
-        )
+        source = prometheus_source(args, strict=True)
     except ConsoleError as exc:
         print(f"rollout-console: {exc}", file=sys.stderr)
         # A config error is 2; a cluster or Prometheus that did not answer is 3.

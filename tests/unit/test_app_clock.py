@@ -3,7 +3,7 @@ demo's simulated clock, not on wall time."""
 
 from __future__ import annotations
 
-from console import cli
+from console import cli, tui
 from console.sources import app_clock, make_guard, make_sources
 
 
@@ -11,7 +11,7 @@ def built(*argv: str):  # type: ignore[no-untyped-def]
     args = cli.build_parser().parse_args(list(argv))
     backend, metrics = make_sources(args)
     wiring = make_guard(args, backend, metrics)
-    return backend, cli.build_app(args, backend, metrics, wiring)
+    return backend, tui.build_app(args, backend, metrics, wiring)
 
 
 def test_the_demo_app_runs_on_the_simulated_clock() -> None:
