@@ -30,7 +30,7 @@ from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.guard.loop import Guard
 from console.guard.verdicts import DecisionKind, GuardStatus
-from console.memory import trim
+from console.memory import settle_heap, trim
 from console.messages import (
     ActionFinished,
     GuardEvaluated,
@@ -110,6 +110,9 @@ class RolloutConsoleApp(App[int]):
         in-cluster guards' Leases, read every GUARD_STATUS_S (blocking: a worker);
         `guard_clock`: the clock of the guard's times (the demo's simulated clock)."""
         super().__init__()
+        #: Freeze the heap after the first list (console/memory.py): the console's
+        #: own process only; a test process runs many apps and would keep them all.
+        self.settle_heap = False
         if os.environ.get("TERM") == "dumb":
             # A dumb terminal gets no colour at all. Textual's NO_COLOR still paints
             # greys in 24-bit, and it falls back to truecolor when Rich detects none;
@@ -344,6 +347,8 @@ class RolloutConsoleApp(App[int]):
             # redraw interval (a busy cluster sends many events a second).
             self.redraw_if_changed()
             self.run_guard()  # a verdict now, not one interval later
+            if self.settle_heap:
+                settle_heap()
 
     def _forget_metrics(self, gone: set[str]) -> None:
         """Deleted rollouts: the metrics source drops what it kept for them too."""

@@ -36,6 +36,7 @@ def run_tui(args: argparse.Namespace) -> int:
     from console.memory import limit_arenas
 
     limit_arenas()  # before the app's worker threads start
+    app.settle_heap = True
     try:
         app.run()
     finally:

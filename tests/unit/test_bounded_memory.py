@@ -142,3 +142,24 @@ def test_freed_heap_memory_is_handed_back() -> None:
     assert memory.trim()
     assert rss_mb() < before - 50, "most of the ~160 MB freed went back"
     del pins
+
+
+def test_the_listed_heap_is_left_out_of_collections() -> None:
+    # In a subprocess: freezing this test process's heap would keep every later
+    # test's garbage cycles alive.
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from console import memory\n"
+        "store = [{'metadata': {'name': str(i)}, 'spec': [i]} for i in range(100_000)]\n"
+        "young = len(gc.get_objects())\n"
+        "memory.settle_heap()\n"
+        "print(gc.get_freeze_count() >= 200_000, len(gc.get_objects()) < young // 100,"
+        " gc.get_threshold() == memory.GC_THRESHOLDS)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["True", "True", "True"], out.stdout + out.stderr
