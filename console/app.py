@@ -30,7 +30,7 @@ from console.backend import MetricsSource, RolloutsBackend
 from console.commands import RolloutCommands
 from console.guard.loop import Guard
 from console.guard.verdicts import DecisionKind, GuardStatus
-from console.memory import settle_heap, trim
+from console.memory import FULL_COLLECTION_S, collect_settled, settle_heap, trim
 from console.messages import (
     ActionFinished,
     GuardEvaluated,
@@ -113,6 +113,7 @@ class RolloutConsoleApp(App[int]):
         #: Freeze the heap after the first list (console/memory.py): the console's
         #: own process only; a test process runs many apps and would keep them all.
         self.settle_heap = False
+        self._settled_at: float | None = None
         if os.environ.get("TERM") == "dumb":
             # A dumb terminal gets no colour at all. Textual's NO_COLOR still paints
             # greys in 24-bit, and it falls back to truecolor when Rich detects none;
@@ -175,6 +176,12 @@ class RolloutConsoleApp(App[int]):
         # key (lru_cache(1024)): every footer key or filter box that has gone stays
         # alive there, with its render caches, until 1,024 newer ones push it out.
         StylesCache.get_inner_outer.cache_clear()
+        if (
+            self._settled_at is not None
+            and time.monotonic() - self._settled_at >= FULL_COLLECTION_S
+        ):
+            collect_settled()
+            self._settled_at = time.monotonic()
         trim()
 
     def on_unmount(self) -> None:
@@ -349,6 +356,7 @@ class RolloutConsoleApp(App[int]):
             self.run_guard()  # a verdict now, not one interval later
             if self.settle_heap:
                 settle_heap()
+                self._settled_at = time.monotonic()
 
     def _forget_metrics(self, gone: set[str]) -> None:
         """Deleted rollouts: the metrics source drops what it kept for them too."""

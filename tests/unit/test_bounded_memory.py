@@ -163,3 +163,28 @@ def test_the_listed_heap_is_left_out_of_collections() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split() == ["True", "True", "True"], out.stdout + out.stderr
+
+
+def test_a_full_collection_frees_cycles_that_were_settled() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, weakref\n"
+        "from console import memory\n"
+        "class Node: pass\n"
+        "a, b = Node(), Node()\n"
+        "a.peer, b.peer = b, a\n"
+        "probe = weakref.ref(a)\n"
+        "memory.settle_heap()\n"
+        "del a, b\n"
+        "gc.collect()\n"
+        "kept = probe() is not None\n"
+        "memory.collect_settled()\n"
+        "print(kept, probe() is None, gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    # Settled, a dead cycle outlives ordinary collections; the periodic full one frees it.
+    assert out.stdout.split() == ["True", "True", "True"], out.stdout + out.stderr
