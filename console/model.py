@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from console.untrusted import clean_line
 
@@ -229,8 +230,9 @@ class RolloutRef:
     namespace: str
     name: str
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # Cached: the list and the store ask for it for every rollout on every redraw.
         return f"{self.cluster}/{self.namespace}/{self.name}"
 
     @property

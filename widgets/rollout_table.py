@@ -282,9 +282,18 @@ class RolloutTable(DataTable[Text]):
     def tick(self, now: float) -> None:
         """Move the clock only: AGE and countdowns change, rows do not (cells whose
         text is the same are left alone)."""
-        if self._last is not None:
-            rollouts, _, show_cluster, verdicts = self._last
-            self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
+        if self._last is None:
+            return
+        near = self._near_view(self._keys)
+        if near is not None and not any(
+            key in self._sources and _age(self._sources[key][0], now) != self._sources[key][1]
+            for key in near
+        ):
+            # No AGE on or near the screen moves this second: nothing to redo
+            # for the other rows either (their ages wait until they scroll in).
+            return
+        rollouts, _, show_cluster, verdicts = self._last
+        self.show(rollouts, now, show_cluster=show_cluster, verdicts=verdicts)
 
     def show(
         self,
