@@ -1,15 +1,25 @@
-"""Benchmark: `rollout-console get -A -o json` beside `kubectl get rollouts.argoproj.io -A -o json`.
+"""Benchmark: rollout-console beside the Argo plugin, kubectl and k9s, in one run (issue 11).
 
     python tests/bench/bench_kube.py [--rollouts 500] [--namespaces 50] [--runs 5]
+        [--idle-s 120] [--no-k9s] [--no-create | --existing N] [--nodes N]
 
 Uses the lab started by `tests/lab/up` when ROLLOUT_LAB_KUBECONFIG names its admin
 kubeconfig, else starts a private lab (and stops it afterwards). Creates the
 Rollouts (1 replica each, so the controller makes a ReplicaSet and a kwok Pod
-for each), waits until the controller has reconciled them all, then times both
-commands alternately against the same server and prints medians. Also prints
-the time from process start to the backend's first full Snapshot (what the
-TUI's first list waits for, without textual's own start-up).
-Goals (issue 4): console <= 1.5 x kubectl; first full list <= 2 s.
+for each; --existing N creates only model-N and up, growing a smaller run's lab),
+waits until every one is Healthy, then prints, with the load average beside each:
+
+* headless, interleaved, medians over --runs: `rollout-console get -A` (table) and
+  `-o json`, `kubectl-argo-rollouts list rollouts -A` (the plugin tests/lab/install
+  builds), `kubectl get rollouts.argoproj.io -A -o json`; ratios console / plugin
+  (goal <= 1.5x) and console / kubectl (goal <= 1.0x), of medians and same-run;
+* `python -X importtime` of the headless `get -A`: total import time, top 5 cumulative;
+* the backend's first full Snapshot (no textual);
+* TUI first full list in tmux: process start until the count of every Rollout is on
+  screen, for `rollout-console --kube -A` and k9s (built from its Go module into the
+  lab cache by tests/lab/k9s.py, capped at 6 minutes; skipped with one line if not),
+  interleaved (goal <= 1.0 s at 500); RSS after the list (goal <= 200 MB at 5,000);
+  idle CPU (utime+stime) of each over --idle-s with the list up (goal <= 0.26 s).
 """
 
 from __future__ import annotations
