@@ -17,11 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import yaml
 
 from console.kube import make_kube_backend
 from console.model import ConnectionState
 from tests.faults.conftest import Fault
+from tests.unit.test_exit_codes import closed_port, kubeconfig_to
 
 ROUNDS = 4
 
@@ -41,29 +41,6 @@ class RecordingStop(threading.Event):
         with self._lock:
             self.waits[name].append(timeout)
         return super().wait(min(timeout, 0.02))
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def kubeconfig_to(tmp_path: Path, server: str) -> Path:
-    path = tmp_path / "config"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": server}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "ctx",
-            }
-        )
-    )
-    return path
 
 
 @pytest.mark.fault(
