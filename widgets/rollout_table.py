@@ -280,8 +280,8 @@ class RolloutTable(DataTable[Text]):
         return row_key.value
 
     def tick(self, now: float) -> None:
-        """Move the clock only: AGE and countdowns change, rows do not (cells whose
-        text is the same are left alone)."""
+        """Move the clock only: AGE changes, rows do not (cells whose text is the
+        same are left alone; countdowns come with the rollouts, on redraw)."""
         if self._last is None:
             return
         near = self._near_view(self._keys)
@@ -403,7 +403,7 @@ class RolloutTable(DataTable[Text]):
         """Each row's cells at their natural width; the keys whose cells changed.
 
         Rows whose only change is their AGE are updated when `near` the view (None:
-        all): under an hour old every age moves every second, and rows nobody sees
+        all): under ten minutes old every age moves every second, and rows nobody sees
         cost most of a 1,000-row list's CPU. A row scrolled into view shows its age
         at the next tick (at most a second late)."""
         changed: set[str] = set()
@@ -424,7 +424,7 @@ class RolloutTable(DataTable[Text]):
                 old = self._cells.get(key)
                 if old is not None:
                     # Only the clock moved: a new AGE cell (the last), the other cell
-                    # objects kept. Under an hour old every age moves every second,
+                    # objects kept. Under ten minutes old every age moves every second,
                     # and rebuilding 1,000 rows a second was most of an idle list's CPU.
                     age_cell = Text(age, justify="right")
                     self._sources[key] = (rollout, age, verdict)

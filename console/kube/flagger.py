@@ -348,7 +348,7 @@ class FlaggerProvider:
                 )
             body: dict[str, Any] = {"spec": {"suspend": suspend}}
             after = api.merge_patch(CANARIES, ns, name, body)
-            word = "suspended" if action is Action.PAUSE else "resumed"
+            word = "suspended" if suspend else "resumed"
             return ActionResult(
                 rollout.ref, action, f"Canary '{name}' {word}", before, _describe(after)
             )
